@@ -1,0 +1,49 @@
+# PIPPS-Swift. The two commands a user needs:
+#   make demo   the main job
+#   make test   every test
+# Both install what is missing first (Debian packages through apt-get; idempotent and quiet when
+# everything is there).
+
+SWIFT ?= swift
+# Repeatable numerics: OpenBLAS's thread count is pinned for tests and benchmarks.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: all deps build release tools demo test check-proto proto bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# protoc-gen-swift, built from the resolved swift-protobuf (for scripts/gen-proto and its test).
+tools: deps
+	@$(SWIFT) build --product protoc-gen-swift
+
+demo: deps
+	$(SWIFT) build -c release --product pipps
+	$(SWIFT) build -c release --product firmware-sim
+	.build/release/pipps demo
+
+test: deps tools
+	$(SWIFT) build --build-tests
+	PROTOC_GEN_SWIFT=$(CURDIR)/.build/debug/protoc-gen-swift $(SWIFT) test --skip-build --parallel --num-workers 2
+
+proto: deps tools
+	scripts/gen-proto
+
+check-proto: deps tools
+	scripts/gen-proto --check
+
+bench: release
+	.build/release/pipps bench linalg
+	.build/release/pipps bench zmq
+
+clean:
+	rm -rf .build

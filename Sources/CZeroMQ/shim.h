@@ -1,0 +1,5 @@
+#ifndef PIPPS_CZEROMQ_SHIM_H
+#define PIPPS_CZEROMQ_SHIM_H
+#include <zmq.h>
+#include <errno.h>
+#endif

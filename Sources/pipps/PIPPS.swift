@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `pipps` command: one binary, one file per subcommand under `Subcommands/`.
+@main
+struct PIPPS: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipps",
+        abstract: "Learn robot controllers from a handful of trials (PIPPS) and run them over ZeroMQ.",
+        version: "0.1.0",
+        subcommands: [Demo.self]
+    )
+}
