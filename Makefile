@@ -33,7 +33,7 @@ demo: deps
 
 test: deps tools
 	$(SWIFT) build --build-tests
-	PROTOC_GEN_SWIFT=$(CURDIR)/.build/debug/protoc-gen-swift $(SWIFT) test --skip-build --parallel --num-workers 2
+	PROTOC_GEN_SWIFT=$(CURDIR)/.build/debug/protoc-gen-swift $(SWIFT) test --skip-build
 
 proto: deps tools
 	scripts/gen-proto

@@ -37,6 +37,12 @@ public struct ReceivedFrame: Sendable, Equatable {
     public let more: Bool
     /// Whether the frame did not fit the buffer.
     public let truncated: Bool
+
+    public init(size: Int, more: Bool, truncated: Bool) {
+        self.size = size
+        self.more = more
+        self.truncated = truncated
+    }
 }
 
 /// A ZeroMQ socket.
