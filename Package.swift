@@ -128,6 +128,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RobotsTests",
+            dependencies: ["Robots", "LinearAlgebra", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "MessagesTests",
             dependencies: ["Messages", "TestSupport"],
             swiftSettings: strict
