@@ -133,6 +133,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "PoliciesTests",
+            dependencies: ["Policies", "LinearAlgebra", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "MessagesTests",
             dependencies: ["Messages", "TestSupport"],
             swiftSettings: strict

@@ -13,9 +13,12 @@ public struct Saturation: Sendable, Equatable {
         self.limit = limit
     }
 
-    /// `u(z)`.
+    /// `u(z)`. The expression is bounded by 1 in exact arithmetic but can exceed it by an ulp or two
+    /// near its peaks (and for huge z, where sin loses precision), so the result is clamped: the
+    /// limit is a hard guarantee to the robot. The derivative is 0 at the peaks, so the clamp does not
+    /// disturb gradients.
     @inlinable public func value(_ z: Double) -> Double {
-        limit * (9 * sin(z) + sin(3 * z)) / 8
+        min(max(limit * (9 * sin(z) + sin(3 * z)) / 8, -limit), limit)
     }
 
     /// `du/dz = u_max · (9 cos z + 3 cos 3z) / 8`.
