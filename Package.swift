@@ -87,7 +87,10 @@ let package = Package(
         // MARK: - Wire, transport, runtime and storage
         .target(
             name: "Messages",
-            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "Robots", "Policies", "LinearAlgebra",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             exclude: ["pipps.desc"],
             swiftSettings: strict
         ),
@@ -139,7 +142,12 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagesTests",
-            dependencies: ["Messages", "TestSupport"],
+            dependencies: ["Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

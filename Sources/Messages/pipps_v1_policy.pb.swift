@@ -10,11 +10,14 @@
 
 /// Policy parameters, as the learner writes them and the runtime deploys them.
 ///
-/// A policy maps the observed state x to a raw output z, and the control is the saturation
-/// u = u_max · (9 sin z + sin 3z) / 8 applied per control dimension. Before the policy sees it, the
-/// state goes through the robot kind's input transform: the coordinates listed in
-/// `angle_indices` are replaced by their (sin, cos) pair, appended after the remaining coordinates in
-/// the order listed (so the input dimension is state_dimension + len(angle_indices)).
+/// A policy maps the robot kind's *learning state* x to a raw output z, and the control is the
+/// saturation u = u_max · (9 sin z + sin 3z) / 8 applied per control dimension. The learning state is
+/// derived from the robot's `State.state` by the robot kind (cart-pole: the state itself, 4 values;
+/// unicycle: 10 values [θ̇, φ̇, ψ̇w, ψ̇f, ψ̇t, xc, yc, θ, φ, ψf] with (xc, yc) the origin in the
+/// unicycle's frame). Before the policy sees it, the learning state goes through an input transform:
+/// the coordinates listed in `angle_indices` are replaced by their (sin, cos) pair, appended after the
+/// remaining coordinates in the order listed (so the input dimension is
+/// state_dimension + len(angle_indices)).
 
 import SwiftProtobuf
 
@@ -80,6 +83,7 @@ public nonisolated struct Pipps_V1_Policy: Sendable {
 
   public var robotKind: Pipps_V1_RobotKind = .unspecified
 
+  /// Length of the learning state (not of `State.state`; see above).
   public var stateDimension: UInt32 = 0
 
   public var controlDimension: UInt32 = 0
