@@ -141,6 +141,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "GaussianProcessTests",
+            dependencies: ["GaussianProcess", "Optimizers", "Robots", "LinearAlgebra", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OptimizersTests",
+            dependencies: ["Optimizers", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "MessagesTests",
             dependencies: ["Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
             swiftSettings: strict

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Shape mismatches are programmer errors and stop with a `precondition`; failures that data can
 /// cause (a matrix that is not positive definite) are thrown as ``LinearAlgebraError``.
-public struct Matrix: Sendable, Equatable, Hashable {
+public struct Matrix: Sendable, Equatable, Hashable, Codable {
     /// Number of rows.
     public let rows: Int
     /// Number of columns.

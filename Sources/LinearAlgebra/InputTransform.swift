@@ -1,9 +1,9 @@
 import Foundation
-import LinearAlgebra
 
-/// Maps a learning state `x` `[D]` to a policy input `x̃` `[E]`, E = D + (number of angles): the
-/// coordinates that are not angles, in order, then (sin a, cos a) for each angle a in
-/// `angleIndices` order. This is the wire protocol's convention (`Policy.angle_indices`).
+/// Maps a state `x` `[D]` to features `x̃` `[E]`: the coordinates that are neither angles nor
+/// excluded, in order, then (sin a, cos a) for each angle a in `angleIndices` order. Policies use it
+/// with nothing excluded (the wire protocol's convention, `Policy.angle_indices`, so E = D + number of
+/// angles); dynamics models exclude coordinates the motion does not depend on (the unicycle's yaw).
 public struct InputTransform: Sendable, Equatable, Hashable, Codable {
     /// D.
     public let stateDimension: Int
@@ -12,16 +12,17 @@ public struct InputTransform: Sendable, Equatable, Hashable, Codable {
     /// Indices of the state that pass through unchanged, in order.
     public let plainIndices: [Int]
 
-    public init(stateDimension: Int, angleIndices: [Int] = []) {
+    public init(stateDimension: Int, angleIndices: [Int] = [], excluding excluded: [Int] = []) {
         precondition(angleIndices.allSatisfy { (0..<stateDimension).contains($0) }, "InputTransform: angle index out of 0..<\(stateDimension)")
         precondition(Set(angleIndices).count == angleIndices.count, "InputTransform: repeated angle index")
+        precondition(Set(angleIndices).isDisjoint(with: excluded), "InputTransform: an angle cannot be excluded")
         self.stateDimension = stateDimension
         self.angleIndices = angleIndices
-        self.plainIndices = (0..<stateDimension).filter { !angleIndices.contains($0) }
+        self.plainIndices = (0..<stateDimension).filter { !angleIndices.contains($0) && !excluded.contains($0) }
     }
 
     /// E.
-    public var inputDimension: Int { stateDimension + angleIndices.count }
+    public var inputDimension: Int { plainIndices.count + 2 * angleIndices.count }
 
     /// `x̃` of one state.
     public func apply(_ x: [Double]) -> [Double] {
@@ -37,7 +38,7 @@ public struct InputTransform: Sendable, Equatable, Hashable, Codable {
     /// `x̃` of each row of `states` `[P × D]`, as `[P × E]`.
     public func apply(_ states: Matrix) -> Matrix {
         precondition(states.columns == stateDimension, "InputTransform: states have \(states.columns) columns, expected \(stateDimension)")
-        if angleIndices.isEmpty { return states }
+        if angleIndices.isEmpty && plainIndices.count == stateDimension { return states }
         let p = states.rows, d = stateDimension, e = inputDimension, plain = plainIndices.count
         var out = Matrix(rows: p, columns: e)
         states.storage.withUnsafeBufferPointer { s in

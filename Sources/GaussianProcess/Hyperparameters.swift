@@ -1,0 +1,76 @@
+import Foundation
+import LinearAlgebra
+
+/// Hyperparameters of one output's GP, all as logarithms: the squared-exponential ARD kernel
+/// `k(a, b) = s² exp(−½ Σ_e (a_e − b_e)² / ℓ_e²)` plus Gaussian noise σn² (PILCO's convention).
+public struct GPHyperparameters: Sendable, Equatable, Codable {
+    /// log ℓ_e, one per input dimension.
+    public var logLengthScales: [Double]
+    /// log s (signal standard deviation).
+    public var logSignal: Double
+    /// log σn (noise standard deviation).
+    public var logNoise: Double
+
+    public init(logLengthScales: [Double], logSignal: Double, logNoise: Double) {
+        self.logLengthScales = logLengthScales
+        self.logSignal = logSignal
+        self.logNoise = logNoise
+    }
+
+    /// The flat vector [log ℓ…, log s, log σn] that training optimises.
+    public var vector: [Double] { logLengthScales + [logSignal, logNoise] }
+
+    public init(vector v: [Double]) {
+        precondition(v.count >= 3, "GPHyperparameters: need at least one length-scale, a signal and a noise")
+        self.init(logLengthScales: Array(v.dropLast(2)), logSignal: v[v.count - 2], logNoise: v[v.count - 1])
+    }
+
+    public var lengthScales: [Double] { logLengthScales.map { exp($0) } }
+    /// s².
+    public var signalVariance: Double { exp(2 * logSignal) }
+    /// σn².
+    public var noiseVariance: Double { exp(2 * logNoise) }
+}
+
+/// The squared-exponential kernel matrix `K[i, j] = s² exp(−½ Σ_e (a_ie − b_je)² / ℓ_e²)` between the
+/// rows of `a` `[n × E]` and `b` `[m × E]`, computed as |ã|² + |b̃|² − 2 ã b̃ᵀ on length-scale-scaled
+/// inputs (one `dgemm`).
+func seKernel(_ a: Matrix, _ b: Matrix, _ h: GPHyperparameters) -> Matrix {
+    let e = a.columns
+    precondition(b.columns == e && h.logLengthScales.count == e, "seKernel: input dimensions \(a.columns), \(b.columns), \(h.logLengthScales.count)")
+    let inv = h.logLengthScales.map { exp(-$0) }
+    let sa = scaledColumns(a, inv), sb = scaledColumns(b, inv)
+    let na = rowSquaredNorms(sa), nb = rowSquaredNorms(sb)
+    var k = Matrix(rows: a.rows, columns: b.rows)
+    Matrix.gemm(sa, .none, sb, .transposed, alpha: -2, into: &k)
+    let s2 = h.signalVariance
+    let m = b.rows
+    k.storage.withUnsafeMutableBufferPointer { kk in
+        for i in 0..<a.rows {
+            for j in 0..<m { kk[i * m + j] = s2 * exp(-0.5 * max(0, kk[i * m + j] + na[i] + nb[j])) }
+        }
+    }
+    return k
+}
+
+/// `a` with column e multiplied by `factors[e]`.
+func scaledColumns(_ a: Matrix, _ factors: [Double]) -> Matrix {
+    var out = a
+    let c = a.columns
+    out.storage.withUnsafeMutableBufferPointer { o in
+        for i in 0..<a.rows { for e in 0..<c { o[i * c + e] *= factors[e] } }
+    }
+    return out
+}
+
+/// Σ_e a_ie² for each row.
+func rowSquaredNorms(_ a: Matrix) -> [Double] {
+    let c = a.columns
+    return a.storage.withUnsafeBufferPointer { s in
+        (0..<a.rows).map { i in
+            var t = 0.0
+            for e in 0..<c { t += s[i * c + e] * s[i * c + e] }
+            return t
+        }
+    }
+}
