@@ -42,6 +42,11 @@ public struct GaussianProcessModel: Sendable {
     public let support: Matrix
     let beta: [[Double]]
     let q: [Matrix]
+    /// Per output, precomputed for prediction: the support divided by the length-scales, its rows'
+    /// squared norms, and β ∘ Z (row m of Z times β_m).
+    let scaledSupport: [Matrix]
+    let scaledSupportNorms: [[Double]]
+    let betaSupport: [Matrix]
 
     public var inputDimension: Int { inputs.columns }
     public var outputDimension: Int { targets.columns }
@@ -80,6 +85,14 @@ public struct GaussianProcessModel: Sendable {
         self.beta = beta
         self.q = q
         self.jitter = jitter
+        let support = self.support
+        scaledSupport = hyperparameters.map { scaledColumns(support, $0.logLengthScales.map { exp(-$0) }) }
+        scaledSupportNorms = scaledSupport.map(rowSquaredNorms)
+        betaSupport = beta.map { b in
+            var z = support
+            for j in 0..<z.rows { for k in 0..<z.columns { z.storage[j * z.columns + k] *= b[j] } }
+            return z
+        }
     }
 
     static func exact(x: Matrix, y: [Double], h: GPHyperparameters) throws -> (beta: [Double], q: Matrix, jitter: Double) {

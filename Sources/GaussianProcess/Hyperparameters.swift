@@ -36,18 +36,28 @@ public struct GPHyperparameters: Sendable, Equatable, Codable {
 /// rows of `a` `[n × E]` and `b` `[m × E]`, computed as |ã|² + |b̃|² − 2 ã b̃ᵀ on length-scale-scaled
 /// inputs (one `dgemm`).
 func seKernel(_ a: Matrix, _ b: Matrix, _ h: GPHyperparameters) -> Matrix {
-    let e = a.columns
-    precondition(b.columns == e && h.logLengthScales.count == e, "seKernel: input dimensions \(a.columns), \(b.columns), \(h.logLengthScales.count)")
+    precondition(b.columns == a.columns && h.logLengthScales.count == a.columns, "seKernel: input dimensions \(a.columns), \(b.columns), \(h.logLengthScales.count)")
     let inv = h.logLengthScales.map { exp(-$0) }
-    let sa = scaledColumns(a, inv), sb = scaledColumns(b, inv)
-    let na = rowSquaredNorms(sa), nb = rowSquaredNorms(sb)
-    var k = Matrix(rows: a.rows, columns: b.rows)
+    let sb = scaledColumns(b, inv)
+    return seKernel(scaledColumns(a, inv), scaledB: sb, normsB: rowSquaredNorms(sb), signalVariance: h.signalVariance)
+}
+
+/// The kernel matrix from inputs already divided by the length-scales (`sa` `[n × E]`, `sb`
+/// `[m × E]`) and the squared norms of `sb`'s rows: the form prediction uses, with the support set's
+/// part computed once per model.
+func seKernel(_ sa: Matrix, scaledB sb: Matrix, normsB nb: [Double], signalVariance s2: Double) -> Matrix {
+    let na = rowSquaredNorms(sa)
+    var k = Matrix(rows: sa.rows, columns: sb.rows)
     Matrix.gemm(sa, .none, sb, .transposed, alpha: -2, into: &k)
-    let s2 = h.signalVariance
-    let m = b.rows
+    let n = sa.rows, m = sb.rows
     k.storage.withUnsafeMutableBufferPointer { kk in
-        for i in 0..<a.rows {
-            for j in 0..<m { kk[i * m + j] = s2 * exp(-0.5 * max(0, kk[i * m + j] + na[i] + nb[j])) }
+        na.withUnsafeBufferPointer { pa in
+            nb.withUnsafeBufferPointer { pb in
+                for i in 0..<n {
+                    let ai = pa[i]
+                    for j in 0..<m { kk[i * m + j] = s2 * fastExp(-0.5 * max(0, kk[i * m + j] + ai + pb[j])) }
+                }
+            }
         }
     }
     return k

@@ -52,12 +52,12 @@ extension GaussianProcessModel {
         precondition(x.columns == e, "GaussianProcessModel.predict: queries have \(x.columns) columns, expected \(e)")
         let perOutput = parallelMap(d, parallel: parallel) { a -> (mean: [Double], variance: [Double], dMean: Matrix?, dVariance: Matrix?) in
             let h = hyperparameters[a]
-            let ks = seKernel(x, support, h)
+            let inverseScales = h.logLengthScales.map { exp(-$0) }
+            let ks = seKernel(scaledColumns(x, inverseScales), scaledB: scaledSupport[a], normsB: scaledSupportNorms[a], signalVariance: h.signalVariance)
             let mean = ks.multiplied(by: beta[a])
-            var b = Matrix(rows: p, columns: m)
-            Matrix.gemm(ks, .none, q[a], .none, into: &b)
-            // C = B ∘ K*, and its row sums.
-            var c = b
+            // C = (K* Q) ∘ K*, computed in place, and its row sums.
+            var c = Matrix(rows: p, columns: m)
+            Matrix.gemm(ks, .none, q[a], .none, into: &c)
             var rowSums = [Double](repeating: 0, count: p)
             c.storage.withUnsafeMutableBufferPointer { cc in
                 ks.storage.withUnsafeBufferPointer { kk in
@@ -74,10 +74,8 @@ extension GaussianProcessModel {
             let s2 = h.signalVariance
             let variance = rowSums.map { max(s2 - $0, 0) }
             guard derivatives else { return (mean, variance, nil, nil) }
-            let invSq = h.logLengthScales.map { exp(-2 * $0) }
-            var betaZ = support
-            for j in 0..<m { for k in 0..<e { betaZ.storage[j * e + k] *= beta[a][j] } }
-            var dMean = ks * betaZ            // [P × E]
+            let invSq = inverseScales.map { $0 * $0 }
+            var dMean = ks * betaSupport[a]    // [P × E]
             var dVar = c * support             // [P × E]
             for i in 0..<p {
                 for k in 0..<e {

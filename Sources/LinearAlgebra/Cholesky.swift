@@ -49,6 +49,7 @@ public struct Cholesky: Sendable {
     ///   positive definite even with the largest jitter `policy` allows.
     public init(_ a: Matrix, jitter policy: JitterPolicy = .none) throws {
         precondition(a.isSquare, "Cholesky: \(a.rows)×\(a.columns) is not square")
+        lapackeChecksOff()
         let n = a.rows
         guard a.isFinite else { throw LinearAlgebraError.nonFinite(routine: "Cholesky") }
         let meanDiagonal = n > 0 ? a.diagonal.reduce(0, +) / Double(n) : 1
@@ -159,6 +160,7 @@ extension Matrix {
         let n = rows
         guard n > 0 else { return self }
         guard isFinite else { throw LinearAlgebraError.nonFinite(routine: "triangularInverse") }
+        lapackeChecksOff()
         var inv = self
         // Row-major lower is column-major upper, and vice versa.
         let uplo = Int8(UInt8(ascii: triangle == .lower ? "U" : "L"))
@@ -186,6 +188,12 @@ extension Matrix {
         return x
     }
 }
+
+/// LAPACKE scans every input matrix for NaN before each call (a full extra pass); this module checks
+/// finiteness itself where data come in, so the scan is turned off, once per process.
+private let lapackeNaNCheckOff: Void = LAPACKE_set_nancheck(0)
+
+@inline(__always) func lapackeChecksOff() { _ = lapackeNaNCheckOff }
 
 /// LAPACKE's `lapack_int` (a macro, so not imported): 32-bit in Debian's LP64 build.
 typealias LapackInt = Int32

@@ -1,3 +1,4 @@
+import Foundation
 import LinearAlgebra
 import Testing
 
@@ -72,5 +73,22 @@ struct ProductTests {
         var xr = bt
         Matrix.trsm(.right, l, triangle: .lower, .transposed, &xr)  // X Lᵀ = Bᵀ  ⇔  L Xᵀ = B
         #expect(maxRelativeDifference(xr.transposed.nested, Naive.forward(l.nested, b.nested)) < 1e-12)
+    }
+}
+
+@Suite("fastExp")
+struct FastExpTests {
+    @Test func matchesTheLibraryToAFewUlp() {
+        var rng = SeededGenerator(seed: 77)
+        var worst = 0.0
+        for _ in 0..<200_000 {
+            let x = Double.random(in: -700...700, using: &rng)
+            worst = max(worst, abs(fastExp(x) - exp(x)) / exp(x))
+        }
+        for x in stride(from: -40.0, through: 0, by: 0.0001) { worst = max(worst, abs(fastExp(x) - exp(x)) / exp(x)) }
+        #expect(worst < 1e-15, "max relative error \(worst)")
+        #expect(fastExp(0) == 1)
+        #expect(fastExp(-.infinity) > 0 && fastExp(-.infinity) < 1e-300)
+        #expect(fastExp(.nan).isNaN)
     }
 }
