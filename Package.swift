@@ -146,6 +146,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "PolicyGradientTests",
+            dependencies: ["PolicyGradient", "GaussianProcess", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "OptimizersTests",
             dependencies: ["Optimizers", "TestSupport"],
             swiftSettings: strict

@@ -21,6 +21,13 @@ public struct PolicyEvaluation: Sendable {
     public var stateJacobian: Matrix?
     /// ∂u/∂θ `[P × (U·N)]`, N the parameter count: row p holds the U×N Jacobian, row-major.
     public var parameterJacobian: Matrix?
+
+    public init(controls: Matrix, rawOutputs: Matrix, stateJacobian: Matrix? = nil, parameterJacobian: Matrix? = nil) {
+        self.controls = controls
+        self.rawOutputs = rawOutputs
+        self.stateJacobian = stateJacobian
+        self.parameterJacobian = parameterJacobian
+    }
 }
 
 /// A deterministic policy `u = sat(z(x̃))` on the learning state, with a flat parameter vector θ.

@@ -1,0 +1,264 @@
+import Foundation
+import LinearAlgebra
+
+/// Which likelihood-ratio term the backward pass forms.
+enum LRKind {
+    /// Each particle's own density, leave-one-out mean baseline (model-based LR, PIPPS §3.2).
+    case plain
+    /// Batch importance weighting over the P×P mixture, with the normalised importance-sampled
+    /// leave-one-out baselines of PIPPS §3.2.
+    case batchImportanceWeighted
+}
+
+/// What a backward pass accumulates.
+struct BackwardRequest {
+    /// Pure reparameterisation chain (RP) through the whole trajectory.
+    var reparameterization = false
+    /// Whole-trajectory likelihood-ratio gradients of this kind.
+    var likelihoodRatio: LRKind?
+    /// Total propagation (Algorithm 2), combining the LR term of `likelihoodRatio` with RP per step.
+    var totalPropagation = false
+}
+
+/// Per-particle policy-parameter gradients `[P × N]` of one estimator; the estimate is their mean.
+struct PerParticleGradients {
+    var rows: Matrix
+
+    var mean: [Double] {
+        let p = rows.rows, n = rows.columns
+        var m = [Double](repeating: 0, count: n)
+        for i in 0..<p { for k in 0..<n { m[k] += rows.storage[i * n + k] } }
+        return m.map { $0 / Double(p) }
+    }
+
+    /// Sample variance of each coordinate over the particles.
+    var variance: [Double] { sampleVariances(rows) }
+}
+
+struct BackwardResult {
+    var rp: PerParticleGradients?
+    var lr: PerParticleGradients?
+    var tp: PerParticleGradients?
+    /// k_LR per time step t = 1 … T (TP only).
+    var kLR: [Double] = []
+}
+
+/// The backward pass over a particle prediction (PIPPS §3.2 and Algorithm 2). ζ = (μ, σ) per particle
+/// and dimension; gradients in ζ-space are `[P × 2D]` (μ part, then σ part).
+func backwardPass(_ steps: [ParticleStep], parameterCount n: Int, request: BackwardRequest) -> BackwardResult {
+    let horizon = steps.count
+    guard let first = steps.first else { return BackwardResult() }
+    let p = first.states.rows, d = first.states.columns
+    let u = first.policy.controls.columns
+    var result = BackwardResult()
+    var rpSum = Matrix(rows: p, columns: n), lrSum = Matrix(rows: p, columns: n), tpSum = Matrix(rows: p, columns: n)
+    // dG_{t+1}/dζ_{t+1} for the pure RP chain and the TP chain; zero beyond the horizon.
+    var rpNext = Matrix(rows: p, columns: 2 * d)
+    var tpNext = Matrix(rows: p, columns: 2 * d)
+    var returns = [Double](repeating: 0, count: p)
+    var kByStep = [Double](repeating: 0, count: horizon)
+
+    for s in stride(from: horizon - 1, through: 0, by: -1) {
+        let step = steps[s]
+        for i in 0..<p { returns[i] += step.cost[i] }   // G_{i,t}, t = s + 1
+        let following = s + 1 < horizon ? steps[s + 1] : nil
+
+        // RP term in ζ_t space for a chain whose dG_{t+1}/dζ_{t+1} is `next`.
+        func rpTerm(_ next: Matrix) -> Matrix {
+            var gx = step.costGradient   // ∂c/∂x_t
+            if let f = following {
+                addChainThroughStep(next, f, into: &gx, p: p, d: d, u: u)
+            }
+            if let r = step.resampling { gx = r.backward(gx) }
+            return toZeta(gx, epsilon: step.epsilon, p: p, d: d)
+        }
+
+        var lrZeta: Matrix?
+        if let kind = request.likelihoodRatio {
+            lrZeta = likelihoodRatioTerm(kind, step: step, returns: returns, p: p, d: d)
+        }
+
+        if request.reparameterization {
+            let g = rpTerm(rpNext)
+            rpSum.add(projectToParameters(g, step, p: p, d: d, u: u, n: n))
+            rpNext = g
+        }
+        if let lz = lrZeta {
+            lrSum.add(projectToParameters(lz, step, p: p, d: d, u: u, n: n))
+        }
+        if request.totalPropagation, let lz = lrZeta {
+            let rpZ = rpTerm(tpNext)
+            let rpTheta = projectToParameters(rpZ, step, p: p, d: d, u: u, n: n)
+            let lrTheta = projectToParameters(lz, step, p: p, d: d, u: u, n: n)
+            let varRP = sampleVariances(rpTheta).reduce(0, +)
+            let varLR = sampleVariances(lrTheta).reduce(0, +)
+            let k: Double
+            if varRP == 0 && varLR == 0 { k = 0.5 } else if varRP == 0 { k = 0 } else { k = 1 / (1 + varLR / varRP) }
+            kByStep[s] = k
+            var combinedTheta = lrTheta
+            combinedTheta.scale(by: k)
+            combinedTheta.add(rpTheta, scaledBy: 1 - k)
+            tpSum.add(combinedTheta)
+            var combinedZeta = lz
+            combinedZeta.scale(by: k)
+            combinedZeta.add(rpZ, scaledBy: 1 - k)
+            tpNext = combinedZeta
+        }
+    }
+    if request.reparameterization { result.rp = PerParticleGradients(rows: rpSum) }
+    if request.likelihoodRatio != nil { result.lr = PerParticleGradients(rows: lrSum) }
+    if request.totalPropagation {
+        result.tp = PerParticleGradients(rows: tpSum)
+        result.kLR = kByStep
+    }
+    return result
+}
+
+/// Adds `next · dζ_{t+1}/dx_t` (through the model directly and through the policy) to `gx`.
+private func addChainThroughStep(_ next: Matrix, _ f: ParticleStep, into gx: inout Matrix, p: Int, d: Int, u: Int) {
+    guard let msj = f.transition.meanStateJacobian, let mcj = f.transition.meanControlJacobian,
+          let ssj = f.transition.sdStateJacobian, let scj = f.transition.sdControlJacobian,
+          let psj = f.policy.stateJacobian
+    else { preconditionFailure("backward pass without forward derivatives") }
+    var gu = [Double](repeating: 0, count: u)
+    for i in 0..<p {
+        for c in 0..<u { gu[c] = 0 }
+        for a in 0..<d {
+            let gm = next.storage[i * 2 * d + a], gs = next.storage[i * 2 * d + d + a]
+            if gm == 0 && gs == 0 { continue }
+            for c in 0..<d {
+                gx.storage[i * d + c] += gm * msj.storage[i * d * d + a * d + c] + gs * ssj.storage[i * d * d + a * d + c]
+            }
+            for c in 0..<u {
+                gu[c] += gm * mcj.storage[i * d * u + a * u + c] + gs * scj.storage[i * d * u + a * u + c]
+            }
+        }
+        for r in 0..<u {
+            let g = gu[r]
+            if g == 0 { continue }
+            for c in 0..<d { gx.storage[i * d + c] += g * psj.storage[i * u * d + r * d + c] }
+        }
+    }
+}
+
+/// ∂G/∂x_t to ∂G/∂ζ_t: x = μ + σ ε, so the μ part is g and the σ part g ∘ ε.
+private func toZeta(_ gx: Matrix, epsilon: Matrix, p: Int, d: Int) -> Matrix {
+    var z = Matrix(rows: p, columns: 2 * d)
+    for i in 0..<p {
+        for a in 0..<d {
+            let g = gx.storage[i * d + a]
+            z.storage[i * 2 * d + a] = g
+            z.storage[i * 2 * d + d + a] = g * epsilon.storage[i * d + a]
+        }
+    }
+    return z
+}
+
+/// Per-particle ∂G/∂θ `[P × N]` of ζ_t-gradients: through ζ_t = f(x_{t−1}, u_{t−1}) to u_{t−1}, then
+/// through the policy to θ.
+private func projectToParameters(_ gz: Matrix, _ step: ParticleStep, p: Int, d: Int, u: Int, n: Int) -> Matrix {
+    guard let mcj = step.transition.meanControlJacobian, let scj = step.transition.sdControlJacobian,
+          let pj = step.policy.parameterJacobian
+    else { preconditionFailure("backward pass without forward derivatives") }
+    var out = Matrix(rows: p, columns: n)
+    var gu = [Double](repeating: 0, count: u)
+    out.storage.withUnsafeMutableBufferPointer { o in
+        pj.storage.withUnsafeBufferPointer { j in
+            for i in 0..<p {
+                for c in 0..<u { gu[c] = 0 }
+                for a in 0..<d {
+                    let gm = gz.storage[i * 2 * d + a], gs = gz.storage[i * 2 * d + d + a]
+                    for c in 0..<u { gu[c] += gm * mcj.storage[i * d * u + a * u + c] + gs * scj.storage[i * d * u + a * u + c] }
+                }
+                for r in 0..<u {
+                    let g = gu[r]
+                    if g == 0 { continue }
+                    let base = i * u * n + r * n
+                    for k in 0..<n { o[i * n + k] += g * j[base + k] }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// The LR term in ζ_t space for each source particle i (PIPPS §3.2).
+private func likelihoodRatioTerm(_ kind: LRKind, step: ParticleStep, returns g: [Double], p: Int, d: Int) -> Matrix {
+    let mu = step.transition.mean, sd = step.transition.sd, x = step.samples
+    var out = Matrix(rows: p, columns: 2 * d)
+    switch kind {
+    case .plain:
+        let total = g.reduce(0, +)
+        for i in 0..<p {
+            let baseline = (total - g[i]) / Double(p - 1)
+            let w = g[i] - baseline
+            for a in 0..<d {
+                let e = step.epsilon.storage[i * d + a], s = sd.storage[i * d + a]
+                out.storage[i * 2 * d + a] = w * e / s
+                out.storage[i * 2 * d + d + a] = w * (e * e - 1) / s
+            }
+        }
+    case .batchImportanceWeighted:
+        // log p(x_j | ζ_i) for all i, j; weights c_ij = p(x_j|ζ_i) / Σ_k p(x_j|ζ_k).
+        var logp = Matrix(rows: p, columns: p)
+        var logNorm = [Double](repeating: 0, count: p)   // Σ_a log σ_ia
+        for i in 0..<p { for a in 0..<d { logNorm[i] += log(sd.storage[i * d + a]) } }
+        logp.storage.withUnsafeMutableBufferPointer { lp in
+            for i in 0..<p {
+                for j in 0..<p {
+                    var q = 0.0
+                    for a in 0..<d {
+                        let z = (x.storage[j * d + a] - mu.storage[i * d + a]) / sd.storage[i * d + a]
+                        q += z * z
+                    }
+                    lp[i * p + j] = -0.5 * q - logNorm[i]
+                }
+            }
+        }
+        var weights = logp
+        for j in 0..<p {
+            var m = -Double.infinity
+            for i in 0..<p { m = max(m, logp.storage[i * p + j]) }
+            var s = 0.0
+            for i in 0..<p { s += exp(logp.storage[i * p + j] - m) }
+            let lse = m + log(s)
+            for i in 0..<p { weights.storage[i * p + j] = exp(logp.storage[i * p + j] - lse) }
+        }
+        for i in 0..<p {
+            // Normalised importance-sampled leave-one-out baseline.
+            var num = 0.0, den = 0.0
+            for j in 0..<p where j != i {
+                num += weights.storage[i * p + j] * g[j]
+                den += weights.storage[i * p + j]
+            }
+            let baseline = den > 0 ? num / den : 0
+            for a in 0..<d {
+                let m = mu.storage[i * d + a], s = sd.storage[i * d + a]
+                var gm = 0.0, gs = 0.0
+                for j in 0..<p {
+                    let w = weights.storage[i * p + j] * (g[j] - baseline)
+                    if w == 0 { continue }
+                    let z = (x.storage[j * d + a] - m) / s
+                    gm += w * z / s
+                    gs += w * (z * z - 1) / s
+                }
+                out.storage[i * 2 * d + a] = gm
+                out.storage[i * 2 * d + d + a] = gs
+            }
+        }
+    }
+    return out
+}
+
+/// Sample variance (1/(P−1)) of each column.
+func sampleVariances(_ m: Matrix) -> [Double] {
+    let p = m.rows, n = m.columns
+    guard p > 1 else { return Array(repeating: 0, count: n) }
+    var mean = [Double](repeating: 0, count: n), sq = [Double](repeating: 0, count: n)
+    m.storage.withUnsafeBufferPointer { s in
+        for i in 0..<p { for k in 0..<n { mean[k] += s[i * n + k] } }
+        for k in 0..<n { mean[k] /= Double(p) }
+        for i in 0..<p { for k in 0..<n { let e = s[i * n + k] - mean[k]; sq[k] += e * e } }
+    }
+    return sq.map { $0 / Double(p - 1) }
+}
