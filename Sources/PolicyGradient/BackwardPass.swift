@@ -199,53 +199,56 @@ private func likelihoodRatioTerm(_ kind: LRKind, step: ParticleStep, returns g: 
             }
         }
     case .batchImportanceWeighted:
-        // log p(x_j | ζ_i) for all i, j; weights c_ij = p(x_j|ζ_i) / Σ_k p(x_j|ζ_k).
-        var logp = Matrix(rows: p, columns: p)
-        var logNorm = [Double](repeating: 0, count: p)   // Σ_a log σ_ia
-        for i in 0..<p { for a in 0..<d { logNorm[i] += log(sd.storage[i * d + a]) } }
-        logp.storage.withUnsafeMutableBufferPointer { lp in
-            for i in 0..<p {
-                for j in 0..<p {
-                    var q = 0.0
-                    for a in 0..<d {
-                        let z = (x.storage[j * d + a] - mu.storage[i * d + a]) / sd.storage[i * d + a]
-                        q += z * z
-                    }
-                    lp[i * p + j] = -0.5 * q - logNorm[i]
+        // log p(x_j | ζ_i) up to a constant, for all i, j (rows i), then the importance weights
+        // c_ij = p(x_j|ζ_i) / Σ_k p(x_j|ζ_k) by a column-wise log-sum-exp. Rows are independent:
+        // they run on several threads.
+        let inverseSD = sd.storage.map { 1 / $0 }
+        let logNorm = (0..<p).map { i in (0..<d).reduce(0.0) { $0 + log(sd.storage[i * d + $1]) } }
+        let xs = x.storage, ms = mu.storage
+        let logpRows = parallelMap(p) { i -> [Double] in
+            var row = [Double](repeating: 0, count: p)
+            for j in 0..<p {
+                var q = 0.0
+                for a in 0..<d {
+                    let z = (xs[j * d + a] - ms[i * d + a]) * inverseSD[i * d + a]
+                    q += z * z
                 }
+                row[j] = -0.5 * q - logNorm[i]
             }
+            return row
         }
-        var weights = logp
-        for j in 0..<p {
-            var m = -Double.infinity
-            for i in 0..<p { m = max(m, logp.storage[i * p + j]) }
-            var s = 0.0
-            for i in 0..<p { s += exp(logp.storage[i * p + j] - m) }
-            let lse = m + log(s)
-            for i in 0..<p { weights.storage[i * p + j] = exp(logp.storage[i * p + j] - lse) }
-        }
-        for i in 0..<p {
+        var maxima = [Double](repeating: -.infinity, count: p)
+        for i in 0..<p { for j in 0..<p { maxima[j] = max(maxima[j], logpRows[i][j]) } }
+        let columnMax = maxima
+        let weightRows = parallelMap(p) { i -> [Double] in (0..<p).map { j in fastExp(logpRows[i][j] - columnMax[j]) } }
+        var sums = [Double](repeating: 0, count: p)
+        for i in 0..<p { for j in 0..<p { sums[j] += weightRows[i][j] } }
+        let inverseSum = sums.map { 1 / $0 }
+        let rows = parallelMap(p) { i -> [Double] in
+            let w = (0..<p).map { weightRows[i][$0] * inverseSum[$0] }
             // Normalised importance-sampled leave-one-out baseline.
             var num = 0.0, den = 0.0
             for j in 0..<p where j != i {
-                num += weights.storage[i * p + j] * g[j]
-                den += weights.storage[i * p + j]
+                num += w[j] * g[j]
+                den += w[j]
             }
             let baseline = den > 0 ? num / den : 0
+            var out = [Double](repeating: 0, count: 2 * d)
             for a in 0..<d {
-                let m = mu.storage[i * d + a], s = sd.storage[i * d + a]
+                let m = ms[i * d + a], inv = inverseSD[i * d + a]
                 var gm = 0.0, gs = 0.0
                 for j in 0..<p {
-                    let w = weights.storage[i * p + j] * (g[j] - baseline)
-                    if w == 0 { continue }
-                    let z = (x.storage[j * d + a] - m) / s
-                    gm += w * z / s
-                    gs += w * (z * z - 1) / s
+                    let wj = w[j] * (g[j] - baseline)
+                    let z = (xs[j * d + a] - m) * inv
+                    gm += wj * z
+                    gs += wj * (z * z - 1)
                 }
-                out.storage[i * 2 * d + a] = gm
-                out.storage[i * 2 * d + d + a] = gs
+                out[a] = gm * inv
+                out[d + a] = gs * inv
             }
+            return out
         }
+        for i in 0..<p { for c in 0..<(2 * d) { out.storage[i * 2 * d + c] = rows[i][c] } }
     }
     return out
 }

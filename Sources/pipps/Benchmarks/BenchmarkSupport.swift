@@ -40,6 +40,15 @@ enum BenchmarkSupport {
         print(String(decoding: data, as: UTF8.self))
     }
 
+    /// Peak resident memory of this process in MiB (VmHWM), or -1 where /proc is not there.
+    static func peakMemoryMB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return -1 }
+        return kb / 1024
+    }
+
     /// What every report says about where it ran.
     static func environment() -> [String: Any] {
         let v = Context.libraryVersion

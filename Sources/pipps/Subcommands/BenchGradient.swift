@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import GaussianProcess
+import LinearAlgebra
+import Policies
+import PolicyGradient
+import Robots
+
+/// `pipps bench gradient`: seconds per policy-gradient evaluation on the cart-pole.
+struct BenchGradient: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradient",
+        abstract: "Time one policy-gradient evaluation (cart-pole, GP model, RBF policy) for one or all estimators."
+    )
+
+    @Option(help: "Estimator name (\(EstimatorSpec.names.joined(separator: ", "))) or 'all'.") var estimator = "all"
+    @Option(help: "Particles P.") var particles = 300
+    @Option(help: "Training points N of the GP model (from random trials).") var data = 480
+    @Option(help: "Horizon T.") var horizon = 30
+    @Option(help: "RBF basis functions B.") var basis = 50
+    @Option(help: "Timed evaluations per estimator (after one warm-up).") var repetitions = 5
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+
+    func validate() throws {
+        if estimator != "all" && EstimatorSpec(name: estimator) == nil {
+            throw ValidationError("unknown estimator '\(estimator)'; choose one of \(EstimatorSpec.names.joined(separator: ", ")) or all")
+        }
+        guard particles >= 2, data >= 2, horizon >= 1, basis >= 1, repetitions >= 1 else { throw ValidationError("sizes must be positive") }
+    }
+
+    func run() throws {
+        BenchmarkSupport.warnIfDebug()
+        BLASThreads.set(1)
+        let task = Task.cartPoleSwingUp(noiseMultiplier: 1)
+        let features = DynamicsFeatures(state: InputTransform(stateDimension: 4, angleIndices: [3]), controlDimension: 1)
+        let trials = BenchGP.randomTrials(count: (data + 29) / 30, seed: seed)
+        var (x, y) = features.dataset(trials)
+        x = Matrix(rows: data, columns: x.columns, storage: Array(x.storage.prefix(data * x.columns)))
+        y = Matrix(rows: data, columns: y.columns, storage: Array(y.storage.prefix(data * y.columns)))
+        let (gp, _) = try GaussianProcessModel.train(inputs: x, targets: y)
+        let dynamics = GPParticleDynamics(model: DynamicsModel(features: features, gp: gp))
+        var rng = SeededGenerator(seed: seed &+ 11)
+        let policy = RBFPolicy.random(transform: InputTransform(stateDimension: 4, angleIndices: [3]), controlLimits: [10],
+                                      basisCount: basis, centreMean: [0, 0, 0, 0], centreStandardDeviations: [0.5, 0.5, 2, 1.5], using: &rng)
+        let names = estimator == "all" ? ["rp", "rp-fs", "lr", "biw-lr", "rp-lr-avg", "tp", "gr", "partial:0.5"] : [estimator]
+        var results: [[String: Any]] = []
+        for name in names {
+            let spec = EstimatorSpec(name: name)!
+            let est = ParticleGradientEstimator(spec: spec, dynamics: dynamics, cost: task.cost, initialState: task.initialState,
+                                                particles: particles, horizon: horizon, seed: seed)
+            blackHole(est.estimate(policy: policy, using: &rng))
+            var samples: [Double] = []
+            for _ in 0..<repetitions {
+                let start = DispatchTime.now().uptimeNanoseconds
+                blackHole(est.estimate(policy: policy, using: &rng))
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            let median = BenchmarkSupport.median(samples)
+            // The model's products dominate: per step and output 2·P·M² + 6·P·M·E.
+            let m = Double(gp.support.rows), p = Double(particles), e = 6.0
+            let modelFlops = Double(horizon) * 4 * (2 * p * m * m + 6 * p * m * e)
+            results.append([
+                "estimator": name, "median_seconds": median, "min_seconds": samples.min()!,
+                "model_gflops": modelFlops / median / 1e9,
+            ])
+        }
+        var byName: [String: Double] = [:]
+        for r in results { byName[r["estimator"] as! String] = r["median_seconds"] as? Double }
+        var targets: [String: Any] = ["tp_under_s": 0.25, "rp_under_s": 0.2, "tp_over_rp_at_most": 1.5]
+        if let tp = byName["tp"], let rp = byName["rp"] {
+            targets["tp_over_rp"] = tp / rp
+            targets["met"] = tp < 0.25 && rp < 0.2 && tp / rp <= 1.5
+        }
+        try BenchmarkSupport.printJSON([
+            "benchmark": "gradient", "task": task.name, "particles": particles, "data": data, "horizon": horizon,
+            "basis_functions": basis, "policy_parameters": policy.parameterCount, "model_support_points": gp.support.rows,
+            "model_sparse": gp.isSparse, "results": results, "targets": targets,
+            "peak_memory_mb": BenchmarkSupport.peakMemoryMB(), "environment": BenchmarkSupport.environment(),
+        ])
+    }
+}
