@@ -56,6 +56,8 @@ func backwardPass(_ steps: [ParticleStep], parameterCount n: Int, request: Backw
     var rpNext = Matrix(rows: p, columns: 2 * d)
     var tpNext = Matrix(rows: p, columns: 2 * d)
     var returns = [Double](repeating: 0, count: p)
+    // ∂G/∂W of the mixture weights that the next step's EM started from (mixture resampling only).
+    var mixtureWeightGradient: [Double]?
     var kByStep = [Double](repeating: 0, count: horizon)
 
     for s in stride(from: horizon - 1, through: 0, by: -1) {
@@ -78,7 +80,23 @@ func backwardPass(_ steps: [ParticleStep], parameterCount n: Int, request: Backw
             lrZeta = likelihoodRatioTerm(kind, step: step, returns: returns, p: p, d: d)
         }
 
-        if request.reparameterization {
+        if request.reparameterization, let mixture = step.mixture {
+            var gz = step.costGradient
+            if let f = following { addChainThroughStep(rpNext, f, into: &gz, p: p, d: d, u: u) }
+            let gw = mixtureWeightGradient ?? Array(repeating: 0, count: mixture.components)
+            let (gm, gs, gPrev) = mixture.backward(particleGradient: gz, weightGradient: gw)
+            mixtureWeightGradient = gPrev
+            // ζ = (μ, σ) with S = σ²: ∂G/∂σ = 2σ ∂G/∂S.
+            var g = Matrix(rows: p, columns: 2 * d)
+            for i in 0..<p {
+                for a in 0..<d {
+                    g.storage[i * 2 * d + a] = gm.storage[i * d + a]
+                    g.storage[i * 2 * d + d + a] = 2 * step.transition.sd.storage[i * d + a] * gs.storage[i * d + a]
+                }
+            }
+            rpSum.add(projectToParameters(g, step, p: p, d: d, u: u, n: n))
+            rpNext = g
+        } else if request.reparameterization {
             let g = rpTerm(rpNext)
             rpSum.add(projectToParameters(g, step, p: p, d: d, u: u, n: n))
             rpNext = g

@@ -17,10 +17,13 @@ public enum GradientMethod: Sendable, Equatable {
     /// RP through Gaussian resampling at every step; `ratio` r moves particles to
     /// (1 − r)·resampled + r·original (0: full resampling, GR).
     case gaussianResampling(ratio: Double)
+    /// RP through resampling from a mixture of K Gaussians fitted by M EM iterations at every step
+    /// (resampling paper, Algorithm 1).
+    case mixtureResampling(components: Int, iterations: Int)
 }
 
 /// A named estimator configuration: `rp`, `rp-fs`, `lr`, `biw-lr`, `rp-lr-avg`, `tp`, `gr`, `gr-fs`,
-/// `partial:R`, and any of them with `-fs` for a fixed seed (PEGASUS).
+/// `partial:R`, `mog:K:M`, and any of them with `-fs` for a fixed seed (PEGASUS).
 public struct EstimatorSpec: Sendable, Equatable, CustomStringConvertible {
     public var method: GradientMethod
     /// Fixed-seed mode: every evaluation reuses the same initial particles and noise.
@@ -32,7 +35,7 @@ public struct EstimatorSpec: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The names the command line takes.
-    public static let names = ["rp", "rp-fs", "lr", "biw-lr", "rp-lr-avg", "tp", "gr", "gr-fs", "partial:R"]
+    public static let names = ["rp", "rp-fs", "lr", "biw-lr", "rp-lr-avg", "tp", "gr", "gr-fs", "partial:R", "mog:K:M"]
 
     /// Parses a name; `nil` for an unknown one.
     public init?(name: String) {
@@ -51,8 +54,13 @@ public struct EstimatorSpec: Sendable, Equatable, CustomStringConvertible {
         case "gr": method = .gaussianResampling(ratio: 0)
         default:
             let parts = base.split(separator: ":")
-            guard parts.count == 2, parts[0] == "partial", let r = Double(parts[1]), r >= 0, r <= 1 else { return nil }
-            method = .gaussianResampling(ratio: r)
+            if parts.count == 2, parts[0] == "partial", let r = Double(parts[1]), r >= 0, r <= 1 {
+                method = .gaussianResampling(ratio: r)
+            } else if parts.count == 3, parts[0] == "mog", let k = Int(parts[1]), let m = Int(parts[2]), k >= 1, m >= 0 {
+                method = .mixtureResampling(components: k, iterations: m)
+            } else {
+                return nil
+            }
         }
         fixedSeed = fixed
     }
@@ -66,6 +74,7 @@ public struct EstimatorSpec: Sendable, Equatable, CustomStringConvertible {
         case .rpLRAverage: base = "rp-lr-avg"
         case .totalPropagation: base = "tp"
         case .gaussianResampling(let r): base = r == 0 ? "gr" : "partial:\(r)"
+        case .mixtureResampling(let k, let m): base = "mog:\(k):\(m)"
         }
         return fixedSeed ? base + "-fs" : base
     }
@@ -126,7 +135,7 @@ public struct ParticleGradientEstimator<Dynamics: ParticleDynamics>: Sendable {
         let n = policy.parameterCount
         var request = BackwardRequest()
         switch spec.method {
-        case .reparameterization, .gaussianResampling: request.reparameterization = true
+        case .reparameterization, .gaussianResampling, .mixtureResampling: request.reparameterization = true
         case .likelihoodRatio: request.likelihoodRatio = .plain
         case .batchImportanceWeightedLR: request.likelihoodRatio = .batchImportanceWeighted
         case .rpLRAverage:
@@ -140,7 +149,7 @@ public struct ParticleGradientEstimator<Dynamics: ParticleDynamics>: Sendable {
         let perParticle: PerParticleGradients
         var kLR: [Double] = []
         switch spec.method {
-        case .reparameterization, .gaussianResampling: perParticle = back.rp!
+        case .reparameterization, .gaussianResampling, .mixtureResampling: perParticle = back.rp!
         case .likelihoodRatio, .batchImportanceWeightedLR: perParticle = back.lr!
         case .totalPropagation:
             perParticle = back.tp!
@@ -166,9 +175,12 @@ public struct ParticleGradientEstimator<Dynamics: ParticleDynamics>: Sendable {
     }
 
     private func rollout(policy: some ParticlePolicy, derivatives: Bool, using rng: inout some RandomNumberGenerator) -> [ParticleStep] {
-        var ratio: Double?
-        if case .gaussianResampling(let r) = spec.method { ratio = r }
-        let settings = RolloutSettings(horizon: horizon, derivatives: derivatives, resamplingRatio: ratio)
+        var settings = RolloutSettings(horizon: horizon, derivatives: derivatives, resamplingRatio: nil, mixture: nil)
+        if case .gaussianResampling(let r) = spec.method { settings.resamplingRatio = r }
+        if case .mixtureResampling(let k, let m) = spec.method {
+            precondition(particles % k == 0 && particles / k >= 2, "mog:\(k):\(m) needs a particle count divisible by \(k), with at least 2 per component")
+            settings.mixture = (k, m)
+        }
         if spec.fixedSeed {
             var fixed = SeededGenerator(seed: seed)
             let initial = initialState.sample(particles, using: &fixed)

@@ -17,6 +17,8 @@ struct ParticleStep {
     var samples: Matrix
     /// The resampling that turned x̃_{t+1} into x_{t+1}, if any.
     var resampling: GaussianResampling?
+    /// The mixture resampling that produced x_{t+1} from (μ, σ²) directly, if used.
+    var mixture: MixtureResampling?
     /// x_{t+1} `[P × D]`.
     var next: Matrix
     /// c(x_{t+1}) `[P]` and ∂c/∂x_{t+1} `[P × D]`.
@@ -30,6 +32,8 @@ struct RolloutSettings {
     var derivatives: Bool
     /// Gaussian resampling after every step with this ratio r (z' = (1 − r) z + r x); nil for none.
     var resamplingRatio: Double?
+    /// Mixture-of-Gaussians resampling with K components and M EM iterations; nil for none.
+    var mixture: (components: Int, iterations: Int)?
 }
 
 /// Runs P particles for T steps (PIPPS §3.1): u = π(x), ζ = f(x, u), x' = μ + σ ε, cost c(x').
@@ -42,9 +46,23 @@ func predictParticles(
     steps.reserveCapacity(settings.horizon)
     let p = initial.rows, d = initial.columns
     let wanted: PolicyDerivatives = settings.derivatives ? .all : []
+    var mixtureWeights: [Double]?
     for _ in 0..<settings.horizon {
         let policyEvaluation = policy.evaluate(states: x, derivatives: wanted)
         let transition = dynamics.predict(states: x, controls: policyEvaluation.controls, derivatives: settings.derivatives)
+        if let (k, m) = settings.mixture {
+            var variance = transition.sd
+            for i in variance.storage.indices { variance.storage[i] *= variance.storage[i] }
+            let mixture = MixtureResampling(mean: transition.mean, variance: variance, previousWeights: mixtureWeights ?? Array(repeating: 1 / Double(k), count: k),
+                                            components: k, iterations: m, using: &rng)
+            mixtureWeights = mixture.weightValues
+            let next = mixture.particles
+            let (costs, gradients) = cost.costsAndGradients(next)
+            steps.append(ParticleStep(states: x, policy: policyEvaluation, transition: transition, epsilon: Matrix(rows: p, columns: d),
+                                      samples: transition.mean, resampling: nil, mixture: mixture, next: next, cost: costs, costGradient: gradients))
+            x = next
+            continue
+        }
         let epsilon = Matrix.gaussian(rows: p, columns: d, using: &rng)
         var samples = transition.mean
         for k in samples.storage.indices { samples.storage[k] += transition.sd.storage[k] * epsilon.storage[k] }
@@ -57,7 +75,7 @@ func predictParticles(
         }
         let (costs, gradients) = cost.costsAndGradients(next)
         steps.append(ParticleStep(states: x, policy: policyEvaluation, transition: transition, epsilon: epsilon,
-                                  samples: samples, resampling: resampling, next: next, cost: costs, costGradient: gradients))
+                                  samples: samples, resampling: resampling, mixture: nil, next: next, cost: costs, costGradient: gradients))
         x = next
     }
     return steps

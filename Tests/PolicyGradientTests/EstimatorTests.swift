@@ -62,7 +62,7 @@ struct UnbiasednessTests {
 
 @Suite("Fixed-seed objectives are differentiated exactly")
 struct FixedSeedTests {
-    @Test("gradient equals finite differences of the fixed-seed objective", arguments: ["rp-fs", "gr-fs", "partial:0.5-fs"])
+    @Test("gradient equals finite differences of the fixed-seed objective", arguments: ["rp-fs", "gr-fs", "partial:0.5-fs", "mog:1:0-fs", "mog:2:1-fs", "mog:2:3-fs"])
     func fixedSeed(name: String) throws {
         let spec = try #require(EstimatorSpec(name: name))
         let estimator = Problem.estimator(spec, particles: 50, seed: 99)
@@ -82,6 +82,8 @@ struct FixedSeedTests {
         #expect(EstimatorSpec(name: "partial:0.25")?.method == .gaussianResampling(ratio: 0.25))
         #expect(EstimatorSpec(name: "partial:2") == nil)
         #expect(EstimatorSpec(name: "magic") == nil)
+        #expect(EstimatorSpec(name: "mog:3:2")?.method == .mixtureResampling(components: 3, iterations: 2))
+        #expect(EstimatorSpec(name: "mog:0:2") == nil)
         #expect(EstimatorSpec(name: "rp-lr-avg")?.description == "rp-lr-avg")
     }
 }

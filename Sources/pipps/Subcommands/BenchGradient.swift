@@ -42,7 +42,7 @@ struct BenchGradient: ParsableCommand {
         var rng = SeededGenerator(seed: seed &+ 11)
         let policy = RBFPolicy.random(transform: InputTransform(stateDimension: 4, angleIndices: [3]), controlLimits: [10],
                                       basisCount: basis, centreMean: [0, 0, 0, 0], centreStandardDeviations: [0.5, 0.5, 2, 1.5], using: &rng)
-        let names = estimator == "all" ? ["rp", "rp-fs", "lr", "biw-lr", "rp-lr-avg", "tp", "gr", "partial:0.5"] : [estimator]
+        let names = estimator == "all" ? ["rp", "rp-fs", "lr", "biw-lr", "rp-lr-avg", "tp", "gr", "partial:0.5", "mog:2:2"] : [estimator]
         var results: [[String: Any]] = []
         for name in names {
             let spec = EstimatorSpec(name: name)!
