@@ -217,56 +217,82 @@ private func likelihoodRatioTerm(_ kind: LRKind, step: ParticleStep, returns g: 
             }
         }
     case .batchImportanceWeighted:
-        // log p(x_j | ζ_i) up to a constant, for all i, j (rows i), then the importance weights
-        // c_ij = p(x_j|ζ_i) / Σ_k p(x_j|ζ_k) by a column-wise log-sum-exp. Rows are independent:
-        // they run on several threads.
+        // log p(x_j | ζ_i) up to a constant for all i, j, then the importance weights
+        // c_ij = p(x_j|ζ_i) / Σ_k p(x_j|ζ_k) by a column-wise log-sum-exp. Row blocks are independent
+        // and run on several threads; everything lives in flat [P × P] buffers.
         let inverseSD = sd.storage.map { 1 / $0 }
         let logNorm = (0..<p).map { i in (0..<d).reduce(0.0) { $0 + log(sd.storage[i * d + $1]) } }
         let xs = x.storage, ms = mu.storage
-        let logpRows = parallelMap(p) { i -> [Double] in
-            var row = [Double](repeating: 0, count: p)
-            for j in 0..<p {
-                var q = 0.0
-                for a in 0..<d {
-                    let z = (xs[j * d + a] - ms[i * d + a]) * inverseSD[i * d + a]
-                    q += z * z
+        let blocks = min(p, 8)
+        let rowsPerBlock = (p + blocks - 1) / blocks
+        @Sendable func rows(_ b: Int) -> Range<Int> { (b * rowsPerBlock)..<min(p, (b + 1) * rowsPerBlock) }
+        let logp = parallelMap(blocks) { b -> [Double] in
+            let r = rows(b)
+            var out = [Double](repeating: 0, count: r.count * p)
+            xs.withUnsafeBufferPointer { xp in
+                for (k, i) in r.enumerated() {
+                    for j in 0..<p {
+                        var q = 0.0
+                        for a in 0..<d {
+                            let z = (xp[j * d + a] - ms[i * d + a]) * inverseSD[i * d + a]
+                            q += z * z
+                        }
+                        out[k * p + j] = -0.5 * q - logNorm[i]
+                    }
                 }
-                row[j] = -0.5 * q - logNorm[i]
-            }
-            return row
-        }
-        var maxima = [Double](repeating: -.infinity, count: p)
-        for i in 0..<p { for j in 0..<p { maxima[j] = max(maxima[j], logpRows[i][j]) } }
-        let columnMax = maxima
-        let weightRows = parallelMap(p) { i -> [Double] in (0..<p).map { j in fastExp(logpRows[i][j] - columnMax[j]) } }
-        var sums = [Double](repeating: 0, count: p)
-        for i in 0..<p { for j in 0..<p { sums[j] += weightRows[i][j] } }
-        let inverseSum = sums.map { 1 / $0 }
-        let rows = parallelMap(p) { i -> [Double] in
-            let w = (0..<p).map { weightRows[i][$0] * inverseSum[$0] }
-            // Normalised importance-sampled leave-one-out baseline.
-            var num = 0.0, den = 0.0
-            for j in 0..<p where j != i {
-                num += w[j] * g[j]
-                den += w[j]
-            }
-            let baseline = den > 0 ? num / den : 0
-            var out = [Double](repeating: 0, count: 2 * d)
-            for a in 0..<d {
-                let m = ms[i * d + a], inv = inverseSD[i * d + a]
-                var gm = 0.0, gs = 0.0
-                for j in 0..<p {
-                    let wj = w[j] * (g[j] - baseline)
-                    let z = (xs[j * d + a] - m) * inv
-                    gm += wj * z
-                    gs += wj * (z * z - 1)
-                }
-                out[a] = gm * inv
-                out[d + a] = gs * inv
             }
             return out
+        }.flatMap { $0 }
+        var maxima = [Double](repeating: -.infinity, count: p)
+        logp.withUnsafeBufferPointer { lp in
+            for i in 0..<p { for j in 0..<p { maxima[j] = max(maxima[j], lp[i * p + j]) } }
         }
-        for i in 0..<p { for c in 0..<(2 * d) { out.storage[i * 2 * d + c] = rows[i][c] } }
+        let columnMax = maxima
+        var weights = logp
+        var sums = [Double](repeating: 0, count: p)
+        weights.withUnsafeMutableBufferPointer { w in
+            for i in 0..<p {
+                for j in 0..<p {
+                    let e = fastExp(w[i * p + j] - columnMax[j])
+                    w[i * p + j] = e
+                    sums[j] += e
+                }
+            }
+            let inverse = sums.map { 1 / $0 }
+            for i in 0..<p { for j in 0..<p { w[i * p + j] *= inverse[j] } }
+        }
+        let normalised = weights
+        let gradientRows = parallelMap(blocks) { b -> [Double] in
+            let r = rows(b)
+            var out = [Double](repeating: 0, count: r.count * 2 * d)
+            normalised.withUnsafeBufferPointer { w in
+                xs.withUnsafeBufferPointer { xp in
+                    for (k, i) in r.enumerated() {
+                        // Normalised importance-sampled leave-one-out baseline.
+                        var num = 0.0, den = 0.0
+                        for j in 0..<p where j != i {
+                            num += w[i * p + j] * g[j]
+                            den += w[i * p + j]
+                        }
+                        let baseline = den > 0 ? num / den : 0
+                        for a in 0..<d {
+                            let m = ms[i * d + a], inv = inverseSD[i * d + a]
+                            var gm = 0.0, gs = 0.0
+                            for j in 0..<p {
+                                let wj = w[i * p + j] * (g[j] - baseline)
+                                let z = (xp[j * d + a] - m) * inv
+                                gm += wj * z
+                                gs += wj * (z * z - 1)
+                            }
+                            out[k * 2 * d + a] = gm * inv
+                            out[k * 2 * d + d + a] = gs * inv
+                        }
+                    }
+                }
+            }
+            return out
+        }.flatMap { $0 }
+        out.storage = gradientRows
     }
     return out
 }

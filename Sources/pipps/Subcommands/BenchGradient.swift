@@ -18,7 +18,7 @@ struct BenchGradient: ParsableCommand {
     @Option(help: "Training points N of the GP model (from random trials).") var data = 480
     @Option(help: "Horizon T.") var horizon = 30
     @Option(help: "RBF basis functions B.") var basis = 50
-    @Option(help: "Timed evaluations per estimator (after one warm-up).") var repetitions = 5
+    @Option(help: "Timed evaluations per estimator (after one warm-up), taken round-robin across estimators.") var repetitions = 5
     @Option(help: "Random seed.") var seed: UInt64 = 1
 
     func validate() throws {
@@ -43,24 +43,28 @@ struct BenchGradient: ParsableCommand {
         let policy = RBFPolicy.random(transform: InputTransform(stateDimension: 4, angleIndices: [3]), controlLimits: [10],
                                       basisCount: basis, centreMean: [0, 0, 0, 0], centreStandardDeviations: [0.5, 0.5, 2, 1.5], using: &rng)
         let names = estimator == "all" ? ["rp", "rp-fs", "lr", "biw-lr", "rp-lr-avg", "tp", "gr", "partial:0.5", "mog:2:2"] : [estimator]
-        var results: [[String: Any]] = []
-        for name in names {
-            let spec = EstimatorSpec(name: name)!
-            let est = ParticleGradientEstimator(spec: spec, dynamics: dynamics, cost: task.cost, initialState: task.initialState,
-                                                particles: particles, horizon: horizon, seed: seed)
-            blackHole(est.estimate(policy: policy, using: &rng))
-            var samples: [Double] = []
-            for _ in 0..<repetitions {
+        let estimators = names.map { name in
+            ParticleGradientEstimator(spec: EstimatorSpec(name: name)!, dynamics: dynamics, cost: task.cost, initialState: task.initialState,
+                                      particles: particles, horizon: horizon, seed: seed)
+        }
+        for est in estimators { blackHole(est.estimate(policy: policy, using: &rng)) }
+        // Round-robin over the estimators so that the machine's drift affects them all alike.
+        var samples = [[Double]](repeating: [], count: names.count)
+        for _ in 0..<repetitions {
+            for (k, est) in estimators.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
                 blackHole(est.estimate(policy: policy, using: &rng))
-                samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                samples[k].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
-            let median = BenchmarkSupport.median(samples)
+        }
+        var results: [[String: Any]] = []
+        for (k, name) in names.enumerated() {
+            let median = BenchmarkSupport.median(samples[k])
             // The model's products dominate: per step and output 2·P·M² + 6·P·M·E.
             let m = Double(gp.support.rows), p = Double(particles), e = 6.0
             let modelFlops = Double(horizon) * 4 * (2 * p * m * m + 6 * p * m * e)
             results.append([
-                "estimator": name, "median_seconds": median, "min_seconds": samples.min()!,
+                "estimator": name, "median_seconds": median, "min_seconds": samples[k].min()!,
                 "model_gflops": modelFlops / median / 1e9,
             ])
         }
