@@ -2,18 +2,7 @@
 public enum FiniteDifference {
     /// The gradient of a scalar function at `x` by central differences with step `h` per coordinate.
     public static func gradient(of f: ([Double]) -> Double, at x: [Double], step h: Double = 1e-6) -> [Double] {
-        var g = [Double](repeating: 0, count: x.count)
-        var xp = x
-        for i in x.indices {
-            let xi = x[i]
-            xp[i] = xi + h
-            let fp = f(xp)
-            xp[i] = xi - h
-            let fm = f(xp)
-            xp[i] = xi
-            g[i] = (fp - fm) / (2 * h)
-        }
-        return g
+        jacobian(of: { [f($0)] }, at: x, step: h)[0]
     }
 
     /// The Jacobian `[m × n]` (row-major) of a vector function at `x` by central differences.

@@ -1,6 +1,7 @@
 import Foundation
 import GaussianProcess
 import LinearAlgebra
+import TestSupport
 
 /// A textbook GP written from the definitions with plain loops (no BLAS, no LAPACK), as the reference.
 enum NaiveGP {
@@ -13,30 +14,9 @@ enum NaiveGP {
         return exp(2 * h.logSignal) * exp(-0.5 * q)
     }
 
-    static func cholesky(_ a: [[Double]]) -> [[Double]] {
-        let n = a.count
-        var l = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
-        for i in 0..<n {
-            for j in 0...i {
-                var s = a[i][j]
-                for k in 0..<j { s -= l[i][k] * l[j][k] }
-                l[i][j] = i == j ? s.squareRoot() : s / l[j][j]
-            }
-        }
-        return l
-    }
+    static func cholesky(_ a: [[Double]]) -> [[Double]] { NaiveLinearAlgebra.cholesky(a)! }
 
-    static func solve(_ l: [[Double]], _ b: [Double]) -> [Double] {
-        let n = l.count
-        var y = b
-        for i in 0..<n { for k in 0..<i { y[i] -= l[i][k] * y[k] }; y[i] /= l[i][i] }
-        var x = y
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            for k in (i + 1)..<n { x[i] -= l[k][i] * x[k] }
-            x[i] /= l[i][i]
-        }
-        return x
-    }
+    static func solve(_ l: [[Double]], _ b: [Double]) -> [Double] { NaiveLinearAlgebra.solve(cholesky: l, b) }
 
     static func covariance(_ x: [[Double]], _ h: GPHyperparameters) -> [[Double]] {
         x.indices.map { i in x.indices.map { j in kernel(x[i], x[j], h) + (i == j ? exp(2 * h.logNoise) : 0) } }
