@@ -47,7 +47,7 @@ func seKernel(_ a: Matrix, _ b: Matrix, _ h: GPHyperparameters) -> Matrix {
 /// part computed once per model.
 func seKernel(_ sa: Matrix, scaledB sb: Matrix, normsB nb: [Double], signalVariance s2: Double) -> Matrix {
     let na = rowSquaredNorms(sa)
-    var k = Matrix(rows: sa.rows, columns: sb.rows)
+    var k = sa.columns == 0 ? Matrix(rows: sa.rows, columns: sb.rows) : Matrix(uninitializedRows: sa.rows, columns: sb.rows)
     Matrix.gemm(sa, .none, sb, .transposed, alpha: -2, into: &k)
     let n = sa.rows, m = sb.rows
     k.storage.withUnsafeMutableBufferPointer { kk in

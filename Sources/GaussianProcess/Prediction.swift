@@ -56,7 +56,7 @@ extension GaussianProcessModel {
             let ks = seKernel(scaledColumns(x, inverseScales), scaledB: scaledSupport[a], normsB: scaledSupportNorms[a], signalVariance: h.signalVariance)
             let mean = ks.multiplied(by: beta[a])
             // C = (K* Q) ∘ K*, computed in place, and its row sums.
-            var c = Matrix(rows: p, columns: m)
+            var c = Matrix(uninitializedRows: p, columns: m)
             Matrix.gemm(ks, .none, q[a], .none, into: &c)
             var rowSums = [Double](repeating: 0, count: p)
             c.storage.withUnsafeMutableBufferPointer { cc in

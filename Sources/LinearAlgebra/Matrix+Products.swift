@@ -66,7 +66,9 @@ extension Matrix {
     ) -> Matrix {
         let m = opSelf == .none ? rows : columns
         let n = opOther == .none ? other.columns : other.rows
-        var c = Matrix(rows: m, columns: n)
+        let k = opSelf == .none ? columns : rows
+        // With k = 0 gemm scales by beta = 0, which would keep uninitialised values: zero-fill then.
+        var c = k == 0 ? Matrix(rows: m, columns: n) : Matrix(uninitializedRows: m, columns: n)
         Matrix.gemm(self, opSelf, other, opOther, into: &c)
         return c
     }

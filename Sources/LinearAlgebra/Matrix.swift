@@ -35,6 +35,16 @@ public struct Matrix: Sendable, Equatable, Hashable, Codable {
         self.storage = storage
     }
 
+    /// A `rows × columns` matrix whose elements are left uninitialised (their bits are whatever the
+    /// allocator returned), for outputs that a BLAS call overwrites entirely (`beta = 0`).
+    /// Skips zero-filling, which is a measurable share of the GP's prediction.
+    public init(uninitializedRows rows: Int, columns: Int) {
+        precondition(rows >= 0 && columns >= 0, "Matrix: negative dimension \(rows)×\(columns)")
+        self.rows = rows
+        self.columns = columns
+        self.storage = [Double](unsafeUninitializedCapacity: rows * columns) { _, count in count = rows * columns }
+    }
+
     /// A matrix from its rows; every row must have the same length.
     public init(_ rowArrays: [[Double]]) {
         let r = rowArrays.count

@@ -229,15 +229,22 @@ private func likelihoodRatioTerm(_ kind: LRKind, step: ParticleStep, returns g: 
         let logp = parallelMap(blocks) { b -> [Double] in
             let r = rows(b)
             var out = [Double](repeating: 0, count: r.count * p)
-            xs.withUnsafeBufferPointer { xp in
-                for (k, i) in r.enumerated() {
-                    for j in 0..<p {
-                        var q = 0.0
-                        for a in 0..<d {
-                            let z = (xp[j * d + a] - ms[i * d + a]) * inverseSD[i * d + a]
-                            q += z * z
+            out.withUnsafeMutableBufferPointer { o in
+                xs.withUnsafeBufferPointer { xp in
+                    ms.withUnsafeBufferPointer { mp in
+                        inverseSD.withUnsafeBufferPointer { ip in
+                            for (k, i) in r.enumerated() {
+                                let norm = logNorm[i]
+                                for j in 0..<p {
+                                    var q = 0.0
+                                    for a in 0..<d {
+                                        let z = (xp[j * d + a] - mp[i * d + a]) * ip[i * d + a]
+                                        q += z * z
+                                    }
+                                    o[k * p + j] = -0.5 * q - norm
+                                }
+                            }
                         }
-                        out[k * p + j] = -0.5 * q - logNorm[i]
                     }
                 }
             }
@@ -265,27 +272,37 @@ private func likelihoodRatioTerm(_ kind: LRKind, step: ParticleStep, returns g: 
         let gradientRows = parallelMap(blocks) { b -> [Double] in
             let r = rows(b)
             var out = [Double](repeating: 0, count: r.count * 2 * d)
-            normalised.withUnsafeBufferPointer { w in
-                xs.withUnsafeBufferPointer { xp in
-                    for (k, i) in r.enumerated() {
-                        // Normalised importance-sampled leave-one-out baseline.
-                        var num = 0.0, den = 0.0
-                        for j in 0..<p where j != i {
-                            num += w[i * p + j] * g[j]
-                            den += w[i * p + j]
-                        }
-                        let baseline = den > 0 ? num / den : 0
-                        for a in 0..<d {
-                            let m = ms[i * d + a], inv = inverseSD[i * d + a]
-                            var gm = 0.0, gs = 0.0
-                            for j in 0..<p {
-                                let wj = w[i * p + j] * (g[j] - baseline)
-                                let z = (xp[j * d + a] - m) * inv
-                                gm += wj * z
-                                gs += wj * (z * z - 1)
+            out.withUnsafeMutableBufferPointer { o in
+                normalised.withUnsafeBufferPointer { w in
+                    xs.withUnsafeBufferPointer { xp in
+                        ms.withUnsafeBufferPointer { mp in
+                            inverseSD.withUnsafeBufferPointer { ip in
+                                g.withUnsafeBufferPointer { gp in
+                                    var centred = [Double](repeating: 0, count: p)
+                                    for (k, i) in r.enumerated() {
+                                        // Normalised importance-sampled leave-one-out baseline.
+                                        var num = 0.0, den = 0.0
+                                        for j in 0..<p where j != i {
+                                            num += w[i * p + j] * gp[j]
+                                            den += w[i * p + j]
+                                        }
+                                        let baseline = den > 0 ? num / den : 0
+                                        for j in 0..<p { centred[j] = w[i * p + j] * (gp[j] - baseline) }
+                                        for a in 0..<d {
+                                            let m = mp[i * d + a], inv = ip[i * d + a]
+                                            var gm = 0.0, gs = 0.0
+                                            for j in 0..<p {
+                                                let wj = centred[j]
+                                                let z = (xp[j * d + a] - m) * inv
+                                                gm += wj * z
+                                                gs += wj * (z * z - 1)
+                                            }
+                                            o[k * 2 * d + a] = gm * inv
+                                            o[k * 2 * d + d + a] = gs * inv
+                                        }
+                                    }
+                                }
                             }
-                            out[k * 2 * d + a] = gm * inv
-                            out[k * 2 * d + d + a] = gs * inv
                         }
                     }
                 }

@@ -20,6 +20,7 @@ struct BenchGradient: ParsableCommand {
     @Option(help: "RBF basis functions B.") var basis = 50
     @Option(help: "Timed evaluations per estimator (after one warm-up), taken round-robin across estimators.") var repetitions = 5
     @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "A GP snapshot to use (written there first if missing), so that repeated runs skip training.") var model: String?
 
     func validate() throws {
         if estimator != "all" && EstimatorSpec(name: estimator) == nil {
@@ -37,7 +38,13 @@ struct BenchGradient: ParsableCommand {
         var (x, y) = features.dataset(trials)
         x = Matrix(rows: data, columns: x.columns, storage: Array(x.storage.prefix(data * x.columns)))
         y = Matrix(rows: data, columns: y.columns, storage: Array(y.storage.prefix(data * y.columns)))
-        let (gp, _) = try GaussianProcessModel.train(inputs: x, targets: y)
+        let gp: GaussianProcessModel
+        if let path = model, FileManager.default.fileExists(atPath: path) {
+            gp = try GaussianProcessModel.load(from: URL(fileURLWithPath: path))
+        } else {
+            gp = try GaussianProcessModel.train(inputs: x, targets: y).model
+            if let path = model { try gp.save(to: URL(fileURLWithPath: path)) }
+        }
         let dynamics = GPParticleDynamics(model: DynamicsModel(features: features, gp: gp))
         var rng = SeededGenerator(seed: seed &+ 11)
         let policy = RBFPolicy.random(transform: InputTransform(stateDimension: 4, angleIndices: [3]), controlLimits: [10],
