@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OptimizersTests",
-            dependencies: ["Optimizers", "TestSupport"],
+            dependencies: ["Optimizers", "LinearAlgebra", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
