@@ -151,6 +151,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "LearningTests",
+            dependencies: ["Learning", "PolicyGradient", "GaussianProcess", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "OptimizersTests",
             dependencies: ["Optimizers", "LinearAlgebra", "TestSupport"],
             swiftSettings: strict

@@ -126,3 +126,24 @@ extension Task {
 public enum CartPoleCostKind: String, Sendable, CaseIterable {
     case angle, tip
 }
+
+extension Task {
+    /// The distribution of the initial *learning* state, as a diagonal Gaussian. For the cart-pole the
+    /// learning state is the ODE state, so this is the initial distribution itself; for the unicycle
+    /// it is fitted to 20 000 draws pushed through the learning-state map (deterministic seed).
+    public var initialLearningState: DiagonalGaussian {
+        if kind == .cartPole { return initialState }
+        var rng = SeededGenerator(seed: 0x1A5E)
+        let n = 20_000, d = representation.dimension
+        var sum = [Double](repeating: 0, count: d), sq = sum
+        for _ in 0..<n {
+            let s = representation.learningState(from: initialState.sample(using: &rng))
+            for k in 0..<d { sum[k] += s[k]; sq[k] += s[k] * s[k] }
+        }
+        let mean = sum.map { $0 / Double(n) }
+        let sd = (0..<d).map { k in max(sq[k] / Double(n) - mean[k] * mean[k], 0).squareRoot() }
+        return DiagonalGaussian(mean: mean, standardDeviations: sd)
+    }
+}
+
+import LinearAlgebra

@@ -1,0 +1,119 @@
+import Foundation
+import GaussianProcess
+import LinearAlgebra
+import Optimizers
+import Policies
+import PolicyGradient
+import Robots
+
+/// How a learning round optimises the policy (PIPPS §3.3, §4.2).
+public struct LearningSettings: Sendable {
+    /// The gradient estimator (default TP).
+    public var estimator = EstimatorSpec(method: .totalPropagation)
+    /// Particles per evaluation (300 in the paper).
+    public var particles = 300
+    /// Policy evaluations (gradient estimates) per round (600 in the paper).
+    public var evaluations = 600
+    /// Prediction noise: σf² + σn² (default), σn² only (TP−σf), 100 σn² (TP+σn).
+    public var noise = PredictionNoise.full
+    /// The paper's optimiser (α = 5e-4, γ = 0.9); fixed-seed estimators use L-BFGS instead.
+    public var learningRate = 5e-4
+    public var momentum = 0.9
+    /// GP model options.
+    public var model = GPModelOptions()
+    /// Seed of every random choice in the round.
+    public var seed: UInt64 = 0
+
+    public init() {}
+}
+
+/// What a learning round produced.
+public struct LearningResult<P: Policy & ParticlePolicy>: Sendable {
+    public var policy: P
+    public var model: DynamicsModel
+    public var trainingReports: [GPTrainingReport]
+    /// The return predicted by the particles at each evaluation (noisy, as the optimiser saw it).
+    public var returnTrace: [Double]
+    /// Predicted returns of the initial and final policies, each from 1000 particles on the model.
+    public var initialReturn: Double
+    public var finalReturn: Double
+    public var modelSeconds: Double
+    public var optimisationSeconds: Double
+}
+
+/// One learning round (PIPPS §2.1): fit the GP dynamics model to every trial so far, then improve
+/// the policy by particle policy gradients on the model. A library call over trials, so trials
+/// recorded by the runtime feed it unchanged.
+public enum LearningRound {
+    /// Runs a round.
+    ///
+    /// - Parameters:
+    ///   - trials: observed learning states and controls of all trials so far.
+    ///   - policy: the policy to start from (the previous round's).
+    ///   - hyperparameters: the previous round's GP hyperparameters, to start training from.
+    ///   - progress: called after each evaluation with its index and predicted return.
+    public static func run<P: Policy & ParticlePolicy>(
+        task: Task, trials: [ObservedTrial], policy: P, settings: LearningSettings = LearningSettings(),
+        hyperparameters: [GPHyperparameters]? = nil, progress: ((Int, Double) -> Void)? = nil
+    ) throws -> LearningResult<P> {
+        let features = DynamicsFeatures(
+            state: InputTransform(stateDimension: task.representation.dimension, angleIndices: task.representation.angleIndices,
+                                  excluding: Array(Set(0..<task.representation.dimension).subtracting(task.representation.dynamicsInputIndices))),
+            controlDimension: task.plant.controlDimension)
+        let modelStart = DispatchTime.now().uptimeNanoseconds
+        var modelOptions = settings.model
+        modelOptions.training.seed = settings.seed
+        let (model, reports) = try DynamicsModel.train(trials: trials, features: features, options: modelOptions, start: hyperparameters)
+        let modelSeconds = Double(DispatchTime.now().uptimeNanoseconds - modelStart) / 1e9
+
+        let dynamics = GPParticleDynamics(model: model, noise: settings.noise)
+        let initial = task.initialLearningState
+        let estimator = ParticleGradientEstimator(spec: settings.estimator, dynamics: dynamics, cost: task.cost, initialState: initial,
+                                                  particles: settings.particles, horizon: task.horizon, seed: settings.seed)
+        let judge = ParticleGradientEstimator(spec: EstimatorSpec(method: .reparameterization, fixedSeed: true), dynamics: dynamics, cost: task.cost,
+                                              initialState: initial, particles: 1000, horizon: task.horizon, seed: settings.seed &+ 1)
+        var rng = SeededGenerator(seed: settings.seed &+ 2)
+        let initialReturn = judge.value(policy: policy, using: &rng)
+
+        let optimisationStart = DispatchTime.now().uptimeNanoseconds
+        var current = policy
+        var trace: [Double] = []
+        if settings.estimator.fixedSeed {
+            // A deterministic objective: quasi-Newton (PEGASUS, §3.3).
+            let result = LBFGS(maxIterations: settings.evaluations, maxEvaluations: settings.evaluations).minimize(current.parameters) { theta in
+                var p = current
+                p.parameters = theta
+                var r = SeededGenerator(seed: 0)
+                let g = estimator.estimate(policy: p, using: &r)
+                trace.append(g.value)
+                progress?(trace.count, g.value)
+                return (g.value, g.gradient)
+            }
+            current.parameters = result.x
+        } else {
+            var optimizer = MomentumRMSprop(learningRate: settings.learningRate, momentum: settings.momentum)
+            var theta = current.parameters
+            for e in 0..<settings.evaluations {
+                let g = estimator.estimate(policy: current, using: &rng)
+                trace.append(g.value)
+                progress?(e + 1, g.value)
+                guard g.gradient.allSatisfy(\.isFinite) else { continue }
+                optimizer.step(&theta, gradient: g.gradient, gradientVariance: g.gradientVariance)
+                current.parameters = theta
+            }
+        }
+        let optimisationSeconds = Double(DispatchTime.now().uptimeNanoseconds - optimisationStart) / 1e9
+        var judgeRNG = SeededGenerator(seed: settings.seed &+ 2)
+        let finalReturn = judge.value(policy: current, using: &judgeRNG)
+        return LearningResult(policy: current, model: model, trainingReports: reports, returnTrace: trace,
+                              initialReturn: initialReturn, finalReturn: finalReturn,
+                              modelSeconds: modelSeconds, optimisationSeconds: optimisationSeconds)
+    }
+}
+
+extension ObservedTrial {
+    /// The trial as the learner sees it: observed learning states and the controls applied.
+    public init(_ trajectory: Trajectory, task: Task) {
+        self.init(states: trajectory.observations.map { task.representation.learningState(from: $0) }, controls: trajectory.controls)
+    }
+}
