@@ -1,3 +1,5 @@
+import LinearAlgebra
+
 /// One episode on the true system.
 public struct Trajectory: Sendable, Equatable {
     /// True ODE states x₀ … x_n (n = steps taken).
@@ -53,5 +55,15 @@ extension Task {
             trajectory.costs.append(cost.cost(representation.learningState(from: x)))
         }
         return trajectory
+    }
+}
+
+extension Task {
+    /// `count` episodes with the random-trial controller (PILCO's random trials), reproducible from
+    /// `seed` (states and noise from one stream, controls from another).
+    public func randomRollouts(count: Int, seed: UInt64) -> [Trajectory] {
+        var rng = SeededGenerator(seed: seed)
+        var controls = SeededGenerator(seed: seed &+ 1)
+        return (0..<count).map { _ in rollout(using: &rng) { _, _ in randomControl(using: &controls) } }
     }
 }

@@ -29,11 +29,8 @@ struct TrainingTests {
     /// Observed cart-pole trials with uniform random forces, as the learner would see them.
     static func cartPoleTrials(_ count: Int, seed: UInt64) -> [ObservedTrial] {
         let task = Task.cartPoleSwingUp(noiseMultiplier: 1)
-        var rng = SeededGenerator(seed: seed)
-        var controlRNG = SeededGenerator(seed: seed &+ 1)
-        return (0..<count).map { _ in
-            let t = task.rollout(using: &rng) { _, _ in task.randomControl(using: &controlRNG) }
-            return ObservedTrial(states: t.observations.map { task.representation.learningState(from: $0) }, controls: t.controls)
+        return task.randomRollouts(count: count, seed: seed).map {
+            ObservedTrial(states: $0.observations.map { task.representation.learningState(from: $0) }, controls: $0.controls)
         }
     }
 

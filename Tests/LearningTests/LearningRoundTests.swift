@@ -10,9 +10,7 @@ import Testing
 @Suite("A learning round")
 struct LearningRoundTests {
     static func randomTrials(_ task: Task, count: Int, seed: UInt64) -> [ObservedTrial] {
-        var rng = SeededGenerator(seed: seed)
-        var controls = SeededGenerator(seed: seed &+ 1)
-        return (0..<count).map { _ in ObservedTrial(task.rollout(using: &rng) { _, _ in task.randomControl(using: &controls) }, task: task) }
+        task.randomRollouts(count: count, seed: seed).map { ObservedTrial($0, task: task) }
     }
 
     static func initialPolicy(_ task: Task) -> RBFPolicy {

@@ -13,12 +13,7 @@ import Testing
 struct ChaosTests {
     static let setup: (GPParticleDynamics, Task, RBFPolicy) = {
         let task = Task.cartPoleSwingUp(noiseMultiplier: 1)
-        var rng = SeededGenerator(seed: 3)
-        var controls = SeededGenerator(seed: 4)
-        let trials = (0..<10).map { _ in
-            let t = task.rollout(using: &rng) { _, _ in task.randomControl(using: &controls) }
-            return ObservedTrial(states: t.observations, controls: t.controls)
-        }
+        let trials = task.randomRollouts(count: 10, seed: 3).map { ObservedTrial(states: $0.observations, controls: $0.controls) }
         let features = DynamicsFeatures(state: InputTransform(stateDimension: 4, angleIndices: [3]), controlDimension: 1)
         let model = try! DynamicsModel.train(trials: trials, features: features).model
         var prng = SeededGenerator(seed: 7)

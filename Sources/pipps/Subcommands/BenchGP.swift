@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GaussianProcess
+import Learning
 import LinearAlgebra
 import Robots
 
@@ -88,12 +89,7 @@ struct BenchGP: ParsableCommand {
     /// Cart-pole trials with uniform random forces, as the learner's first data.
     static func randomTrials(count: Int, seed: UInt64) -> [ObservedTrial] {
         let task = Task.cartPoleSwingUp(noiseMultiplier: 1)
-        var rng = SeededGenerator(seed: seed)
-        var controls = SeededGenerator(seed: seed &+ 1)
-        return (0..<count).map { _ in
-            let t = task.rollout(using: &rng) { _, _ in task.randomControl(using: &controls) }
-            return ObservedTrial(states: t.observations.map { task.representation.learningState(from: $0) }, controls: t.controls)
-        }
+        return task.randomRollouts(count: count, seed: seed).map { ObservedTrial($0, task: task) }
     }
 
     /// GFLOP/s of a 1024×1024 dgemm on one thread, median of 5 (the reference rate).
