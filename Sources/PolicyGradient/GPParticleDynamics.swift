@@ -38,7 +38,11 @@ public struct GPParticleDynamics: ParticleDynamics {
         let prediction = model.predict(states: states, controls: controls, derivatives: derivatives)
         var mean = prediction.gp.mean
         mean.add(states)
-        let (sd, _) = prediction.gp.standardDeviation(modelScale: noise.modelScale, noiseScale: noise.noiseScale)
+        // The SD's Jacobian with respect to the GP inputs is not needed here (it is formed below with
+        // respect to state and control), so it is not computed.
+        var values = prediction.gp
+        values.modelVarianceJacobian = nil
+        let (sd, _) = values.standardDeviation(modelScale: noise.modelScale, noiseScale: noise.noiseScale)
         guard derivatives, var msj = prediction.meanStateJacobian, let mcj = prediction.meanControlJacobian,
               let vsj = prediction.varianceStateJacobian, let vcj = prediction.varianceControlJacobian
         else { return TransitionDistribution(mean: mean, sd: sd) }

@@ -22,6 +22,16 @@ enum BenchmarkSupport {
         #endif
     }
 
+    /// Runs `body` `warmup` times untimed, then `repetitions` times, returning each run's seconds.
+    static func seconds(warmup: Int = 1, repetitions: Int, _ body: () -> Void) -> [Double] {
+        for _ in 0..<warmup { body() }
+        return (0..<repetitions).map { _ in
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+    }
+
     /// The `q`-quantile (0…1) of `values` by linear interpolation between order statistics.
     static func quantile(_ sorted: [Double], _ q: Double) -> Double {
         precondition(!sorted.isEmpty, "quantile of nothing")

@@ -55,13 +55,9 @@ struct BenchGP: ParsableCommand {
 
         let gemmRate = Self.dgemmRate()
         func timePrediction(_ model: GaussianProcessModel) -> [String: Any] {
-            for _ in 0..<3 { blackHole(model.predict(queries, derivatives: true)) }
-            var samples: [Double] = []
-            for _ in 0..<repetitions {
-                let start = DispatchTime.now().uptimeNanoseconds
+            let samples = BenchmarkSupport.seconds(warmup: 3, repetitions: repetitions) {
                 blackHole(model.predict(queries, derivatives: true))
-                samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            }
+            }.map { $0 * 1e3 }
             let m = Double(model.support.rows), p = Double(particles), e = 6.0, d = 4.0
             let flops = d * (2 * p * m * m + 6 * p * m * e + 2 * p * m)
             let median = BenchmarkSupport.median(samples)
@@ -97,12 +93,7 @@ struct BenchGP: ParsableCommand {
         var rng = SeededGenerator(seed: 3)
         let a = Matrix.gaussian(rows: 1024, columns: 1024, using: &rng), b = Matrix.gaussian(rows: 1024, columns: 1024, using: &rng)
         var c = Matrix(rows: 1024, columns: 1024)
-        Matrix.gemm(a, .none, b, .none, into: &c)
-        let samples = (0..<5).map { _ -> Double in
-            let start = DispatchTime.now().uptimeNanoseconds
-            Matrix.gemm(a, .none, b, .none, into: &c)
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }
+        let samples = BenchmarkSupport.seconds(repetitions: 5) { Matrix.gemm(a, .none, b, .none, into: &c) }
         blackHole(c)
         return 2 * pow(1024, 3) / BenchmarkSupport.median(samples) / 1e9
     }

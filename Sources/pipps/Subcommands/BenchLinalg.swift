@@ -30,13 +30,13 @@ struct BenchLinalg: ParsableCommand {
         let a = Matrix.gaussian(rows: n, columns: n, using: &rng)
         let b = Matrix.gaussian(rows: n, columns: n, using: &rng)
         var c = Matrix(rows: n, columns: n)
-        let gemmSeconds = time(repetitions) { Matrix.gemm(a, .none, b, .none, into: &c) }
+        let gemmSeconds = BenchmarkSupport.seconds(repetitions: repetitions) { Matrix.gemm(a, .none, b, .none, into: &c) }
         blackHole(c)
 
         let m = choleskySize
         let spd = Matrix.randomSPD(order: m, using: &rng)
         var failure: (any Error)?
-        let cholSeconds = time(repetitions) {
+        let cholSeconds = BenchmarkSupport.seconds(repetitions: repetitions) {
             do { blackHole(try Cholesky(spd)) } catch { failure = error }
         }
         if let failure { throw failure }
@@ -61,15 +61,5 @@ struct BenchLinalg: ParsableCommand {
             "cholesky": chol,
             "environment": BenchmarkSupport.environment(),
         ])
-    }
-
-    /// Runs `body` once to warm up, then `count` times, returning each time in seconds.
-    private func time(_ count: Int, _ body: () -> Void) -> [Double] {
-        body()
-        return (0..<count).map { _ in
-            let start = DispatchTime.now().uptimeNanoseconds
-            body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }
     }
 }

@@ -31,14 +31,9 @@ struct BenchPolicy: ParsableCommand {
         let states = Matrix.gaussian(rows: batch, columns: 4, using: &rng)
 
         func time(_ derivatives: PolicyDerivatives) -> [String: Any] {
-            for _ in 0..<10 { blackHole(policy.evaluate(states: states, derivatives: derivatives)) }
-            var samples = [Double]()
-            for _ in 0..<repetitions {
-                let start = DispatchTime.now().uptimeNanoseconds
+            let sorted = BenchmarkSupport.seconds(warmup: 10, repetitions: repetitions) {
                 blackHole(policy.evaluate(states: states, derivatives: derivatives))
-                samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1000)
-            }
-            let sorted = samples.sorted()
+            }.map { $0 * 1e6 }.sorted()
             return ["median_us": BenchmarkSupport.quantile(sorted, 0.5), "p90_us": BenchmarkSupport.quantile(sorted, 0.9), "min_us": sorted[0]]
         }
         try BenchmarkSupport.printJSON([
