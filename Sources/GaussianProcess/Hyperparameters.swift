@@ -55,8 +55,10 @@ func seKernel(_ sa: Matrix, scaledB sb: Matrix, normsB nb: [Double], signalVaria
             nb.withUnsafeBufferPointer { pb in
                 for i in 0..<n {
                     let ai = pa[i]
-                    for j in 0..<m { kk[i * m + j] = s2 * fastExp(-0.5 * max(0, kk[i * m + j] + ai + pb[j])) }
+                    for j in 0..<m { kk[i * m + j] = -0.5 * max(0, kk[i * m + j] + ai + pb[j]) }
                 }
+                fastExpInPlace(kk)
+                if s2 != 1 { for k in kk.indices { kk[k] *= s2 } }
             }
         }
     }

@@ -98,7 +98,8 @@ public struct RBFPolicy: Policy, Equatable {
         var k = Matrix(rows: p, columns: b)
         Matrix.gemm(xs, .none, cs, .transposed, alpha: -2, into: &k)
         k.storage.withUnsafeMutableBufferPointer { kk in
-            for i in 0..<p { for j in 0..<b { kk[i * b + j] = fastExp(-0.5 * max(0, kk[i * b + j] + xNorm[i] + cNorm[j])) } }
+            for i in 0..<p { for j in 0..<b { kk[i * b + j] = -0.5 * max(0, kk[i * b + j] + xNorm[i] + cNorm[j]) } }
+            fastExpInPlace(kk)
         }
         let z = k * weights
 

@@ -258,13 +258,9 @@ private func likelihoodRatioTerm(_ kind: LRKind, step: ParticleStep, returns g: 
         var weights = logp
         var sums = [Double](repeating: 0, count: p)
         weights.withUnsafeMutableBufferPointer { w in
-            for i in 0..<p {
-                for j in 0..<p {
-                    let e = fastExp(w[i * p + j] - columnMax[j])
-                    w[i * p + j] = e
-                    sums[j] += e
-                }
-            }
+            for i in 0..<p { for j in 0..<p { w[i * p + j] -= columnMax[j] } }
+            fastExpInPlace(w)
+            for i in 0..<p { for j in 0..<p { sums[j] += w[i * p + j] } }
             let inverse = sums.map { 1 / $0 }
             for i in 0..<p { for j in 0..<p { w[i * p + j] *= inverse[j] } }
         }

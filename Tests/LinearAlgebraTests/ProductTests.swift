@@ -91,4 +91,20 @@ struct FastExpTests {
         #expect(fastExp(-.infinity) > 0 && fastExp(-.infinity) < 1e-300)
         #expect(fastExp(.nan).isNaN)
     }
+
+    @Test func eightLanesAndInPlaceMatchTheScalarFormBitForBit() {
+        var rng = SeededGenerator(seed: 78)
+        var values = (0..<1003).map { _ in Double.random(in: -800...800, using: &rng) }
+        values[0] = .nan; values[1] = -.infinity; values[2] = .infinity; values[3] = 0; values[4] = -708.4; values[5] = 709.9
+        let expected = values.map(fastExp)
+        var lanes = values
+        lanes.withUnsafeMutableBufferPointer { fastExpInPlace($0) }
+        for (a, b) in zip(lanes, expected) {
+            #expect(a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN), "\(a) vs \(b)")
+        }
+        let v = SIMD8<Double>(-1, -2, -3, 0.5, 1, 700, -700, .nan)
+        let e = fastExp(v)
+        for i in 0..<7 { #expect(e[i] == fastExp(v[i])) }
+        #expect(e[7].isNaN)
+    }
 }
