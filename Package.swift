@@ -156,6 +156,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "MomentMatchingTests",
+            dependencies: ["MomentMatching", "GaussianProcess", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "OptimizersTests",
             dependencies: ["Optimizers", "LinearAlgebra", "TestSupport"],
             swiftSettings: strict

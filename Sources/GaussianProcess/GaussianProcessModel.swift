@@ -48,6 +48,11 @@ public struct GaussianProcessModel: Sendable {
     let scaledSupportNorms: [[Double]]
     let betaSupport: [Matrix]
 
+    /// β per output `[M]`: the predictive mean is `k(x, Z) β`.
+    public var predictiveWeights: [[Double]] { beta }
+    /// Q per output `[M × M]`: the model variance is `s² − k(x, Z) Q k(Z, x)`.
+    public var predictiveVarianceMatrices: [Matrix] { q }
+
     public var inputDimension: Int { inputs.columns }
     public var outputDimension: Int { targets.columns }
     public var isSparse: Bool { inducingInputs != nil }

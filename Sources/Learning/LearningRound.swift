@@ -1,6 +1,7 @@
 import Foundation
 import GaussianProcess
 import LinearAlgebra
+import MomentMatching
 import Optimizers
 import Policies
 import PolicyGradient
@@ -23,8 +24,51 @@ public struct LearningSettings: Sendable {
     public var model = GPModelOptions()
     /// Seed of every random choice in the round.
     public var seed: UInt64 = 0
+    /// PILCO instead of particles: moment-matching prediction, analytic gradient, L-BFGS with
+    /// `evaluations` as its budget of objective evaluations.
+    public var momentMatching = false
 
     public init() {}
+
+    /// The methods of the paper's experiments (PIPPS §4.2), by name: `pilco`, `tp-sf` (TP−σf: σn² only),
+    /// `tp+sn` (TP+σn: 100 σn²), and every estimator name (``EstimatorSpec/names``).
+    public static let methodNames = ["pilco", "rp", "rp-fs", "gr", "gr-fs", "lr", "tp", "tp-sf", "tp+sn"]
+
+    /// Selects a method by name.
+    ///
+    /// - Throws: ``LearningError/unknownMethod(_:)``.
+    public mutating func selectMethod(_ name: String) throws {
+        momentMatching = false
+        noise = .full
+        switch name.lowercased() {
+        case "pilco":
+            momentMatching = true
+        case "tp-sf":
+            estimator = EstimatorSpec(method: .totalPropagation)
+            noise = .noiseOnly
+        case "tp+sn":
+            estimator = EstimatorSpec(method: .totalPropagation)
+            noise = .inflatedNoise
+        default:
+            guard let spec = EstimatorSpec(name: name) else { throw LearningError.unknownMethod(name) }
+            estimator = spec
+        }
+    }
+}
+
+/// Errors of a learning round.
+public enum LearningError: Error, Equatable, CustomStringConvertible {
+    case unknownMethod(String)
+    case momentMatchingNeedsRBFPolicy
+
+    public var description: String {
+        switch self {
+        case .unknownMethod(let name):
+            "unknown learning method '\(name)'; known: \(LearningSettings.methodNames.joined(separator: ", ")), partial:R, mog:K:M, biw-lr, rp-lr-avg"
+        case .momentMatchingNeedsRBFPolicy:
+            "pilco (moment matching) needs an RBF policy"
+        }
+    }
 }
 
 /// What a learning round produced.
@@ -78,7 +122,25 @@ public enum LearningRound {
         let optimisationStart = DispatchTime.now().uptimeNanoseconds
         var current = policy
         var trace: [Double] = []
-        if settings.estimator.fixedSeed {
+        if settings.momentMatching {
+            // PILCO: a deterministic analytic objective, minimised by L-BFGS (as PILCO does).
+            guard let start = policy as? RBFPolicy else { throw LearningError.momentMatchingNeedsRBFPolicy }
+            let predictor = try MomentMatchingPredictor(model: model, cost: task.cost, initialState: initial, horizon: task.horizon)
+            let result = LBFGS(maxIterations: settings.evaluations, maxEvaluations: settings.evaluations).minimize(start.parameters) { theta in
+                var p = start
+                p.parameters = theta
+                guard let e = try? predictor.evaluate(policy: p), let g = e.gradient else {
+                    return (.infinity, [Double](repeating: 0, count: theta.count))
+                }
+                trace.append(e.value)
+                progress?(trace.count, e.value)
+                return (e.value, g)
+            }
+            var p = start
+            p.parameters = result.x
+            // P is RBFPolicy here (checked above).
+            current = p as! P
+        } else if settings.estimator.fixedSeed {
             // A deterministic objective: quasi-Newton (PEGASUS, §3.3).
             let result = LBFGS(maxIterations: settings.evaluations, maxEvaluations: settings.evaluations).minimize(current.parameters) { theta in
                 var p = current

@@ -20,11 +20,11 @@ struct LearningRoundTests {
                                 basisCount: 10, centreMean: s.mean, centreStandardDeviations: s.standardDeviations, using: &rng)
     }
 
-    @Test("the optimised policy has a lower predicted return", arguments: ["tp", "rp-fs"])
+    @Test("the optimised policy has a lower predicted return", arguments: ["tp", "rp-fs", "pilco"])
     func improvesThePredictedReturn(estimator: String) throws {
         let task = Task.cartPoleSwingUp(noiseMultiplier: 1)
         var settings = LearningSettings()
-        settings.estimator = try #require(EstimatorSpec(name: estimator))
+        try settings.selectMethod(estimator)
         settings.particles = 50
         settings.evaluations = 40
         settings.learningRate = 0.02
@@ -37,6 +37,16 @@ struct LearningRoundTests {
         let finite = result.policy.parameters.allSatisfy { $0.isFinite }
         #expect(finite)
         #expect(result.model.gp.inputs.rows == 60)
+    }
+
+    @Test func methodsByName() throws {
+        var settings = LearningSettings()
+        for name in LearningSettings.methodNames { try settings.selectMethod(name) }
+        try settings.selectMethod("tp-sf")
+        #expect(settings.noise == .noiseOnly && settings.estimator.method == .totalPropagation && !settings.momentMatching)
+        try settings.selectMethod("pilco")
+        #expect(settings.momentMatching)
+        #expect(throws: LearningError.unknownMethod("pipps")) { try settings.selectMethod("pipps") }
     }
 
     @Test func initialLearningStateOfTheUnicycle() {

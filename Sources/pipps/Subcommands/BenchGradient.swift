@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GaussianProcess
 import LinearAlgebra
+import MomentMatching
 import Policies
 import PolicyGradient
 import Robots
@@ -13,7 +14,7 @@ struct BenchGradient: ParsableCommand {
         abstract: "Time one policy-gradient evaluation (cart-pole, GP model, RBF policy) for one or all estimators."
     )
 
-    @Option(help: "Estimator name (\(EstimatorSpec.names.joined(separator: ", "))) or 'all'.") var estimator = "all"
+    @Option(help: "Estimator name (\(EstimatorSpec.names.joined(separator: ", ")), or pilco for moment matching) or 'all'.") var estimator = "all"
     @Option(help: "Particles P.") var particles = 300
     @Option(help: "Training points N of the GP model (from random trials).") var data = 480
     @Option(help: "Horizon T.") var horizon = 30
@@ -23,8 +24,8 @@ struct BenchGradient: ParsableCommand {
     @Option(help: "A GP snapshot to use (written there first if missing), so that repeated runs skip training.") var model: String?
 
     func validate() throws {
-        if estimator != "all" && EstimatorSpec(name: estimator) == nil {
-            throw ValidationError("unknown estimator '\(estimator)'; choose one of \(EstimatorSpec.names.joined(separator: ", ")) or all")
+        if estimator != "all" && estimator != "pilco" && EstimatorSpec(name: estimator) == nil {
+            throw ValidationError("unknown estimator '\(estimator)'; choose one of \(EstimatorSpec.names.joined(separator: ", ")), pilco or all")
         }
         guard particles >= 2, data >= 2, horizon >= 1, basis >= 1, repetitions >= 1 else { throw ValidationError("sizes must be positive") }
     }
@@ -49,18 +50,29 @@ struct BenchGradient: ParsableCommand {
         var rng = SeededGenerator(seed: seed &+ 11)
         let policy = RBFPolicy.random(transform: InputTransform(stateDimension: 4, angleIndices: [3]), controlLimits: [10],
                                       basisCount: basis, centreMean: [0, 0, 0, 0], centreStandardDeviations: [0.5, 0.5, 2, 1.5], using: &rng)
-        let names = estimator == "all" ? ["rp", "rp-fs", "lr", "biw-lr", "rp-lr-avg", "tp", "gr", "partial:0.5", "mog:2:2"] : [estimator]
-        let estimators = names.map { name in
-            ParticleGradientEstimator(spec: EstimatorSpec(name: name)!, dynamics: dynamics, cost: task.cost, initialState: task.initialState,
-                                      particles: particles, horizon: horizon, seed: seed)
+        let names = estimator == "all" ? ["rp", "rp-fs", "lr", "biw-lr", "rp-lr-avg", "tp", "gr", "partial:0.5", "mog:2:2", "pilco"] : [estimator]
+        // Each method as one gradient evaluation; PILCO's is the analytic T-step moment-matching
+        // gradient (it has no particles).
+        let model = DynamicsModel(features: features, gp: gp)
+        let evaluations: [() throws -> Void] = try names.map { name in
+            if name == "pilco" {
+                let predictor = try MomentMatchingPredictor(model: model, cost: task.cost, initialState: task.initialState, horizon: horizon)
+                return { blackHole(try predictor.evaluate(policy: policy)) }
+            }
+            let est = ParticleGradientEstimator(spec: EstimatorSpec(name: name)!, dynamics: dynamics, cost: task.cost, initialState: task.initialState,
+                                                particles: particles, horizon: horizon, seed: seed)
+            return {
+                var r = SeededGenerator(seed: seed &+ 12)
+                blackHole(est.estimate(policy: policy, using: &r))
+            }
         }
-        for est in estimators { blackHole(est.estimate(policy: policy, using: &rng)) }
+        for evaluate in evaluations { try evaluate() }
         // Round-robin over the estimators so that the machine's drift affects them all alike.
         var samples = [[Double]](repeating: [], count: names.count)
         for _ in 0..<repetitions {
-            for (k, est) in estimators.enumerated() {
+            for (k, evaluate) in evaluations.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
-                blackHole(est.estimate(policy: policy, using: &rng))
+                try evaluate()
                 samples[k].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
         }
@@ -70,10 +82,9 @@ struct BenchGradient: ParsableCommand {
             // The model's products dominate: per step and output 2·P·M² + 6·P·M·E.
             let m = Double(gp.support.rows), p = Double(particles), e = 6.0
             let modelFlops = Double(horizon) * 4 * (2 * p * m * m + 6 * p * m * e)
-            results.append([
-                "estimator": name, "median_seconds": median, "min_seconds": samples[k].min()!,
-                "model_gflops": modelFlops / median / 1e9,
-            ])
+            var row: [String: Any] = ["estimator": name, "median_seconds": median, "min_seconds": samples[k].min()!]
+            if name != "pilco" { row["model_gflops"] = modelFlops / median / 1e9 }
+            results.append(row)
         }
         var byName: [String: Double] = [:]
         for r in results { byName[r["estimator"] as! String] = r["median_seconds"] as? Double }
