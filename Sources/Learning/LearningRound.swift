@@ -122,36 +122,38 @@ public enum LearningRound {
         let optimisationStart = DispatchTime.now().uptimeNanoseconds
         var current = policy
         var trace: [Double] = []
+        /// L-BFGS on a deterministic objective from the current parameters, recording each value; an
+        /// objective that cannot be evaluated (nil) counts as infinitely bad, so the line search backs off.
+        func minimiseDeterministic(_ objective: ([Double]) -> (value: Double, gradient: [Double])?) -> [Double] {
+            LBFGS(maxIterations: settings.evaluations, maxEvaluations: settings.evaluations).minimize(current.parameters) { theta in
+                guard let (value, gradient) = objective(theta) else { return (.infinity, [Double](repeating: 0, count: theta.count)) }
+                trace.append(value)
+                progress?(trace.count, value)
+                return (value, gradient)
+            }.x
+        }
         if settings.momentMatching {
             // PILCO: a deterministic analytic objective, minimised by L-BFGS (as PILCO does).
             guard let start = policy as? RBFPolicy else { throw LearningError.momentMatchingNeedsRBFPolicy }
             let predictor = try MomentMatchingPredictor(model: model, cost: task.cost, initialState: initial, horizon: task.horizon)
-            let result = LBFGS(maxIterations: settings.evaluations, maxEvaluations: settings.evaluations).minimize(start.parameters) { theta in
+            let x = minimiseDeterministic { theta in
                 var p = start
                 p.parameters = theta
-                guard let e = try? predictor.evaluate(policy: p), let g = e.gradient else {
-                    return (.infinity, [Double](repeating: 0, count: theta.count))
-                }
-                trace.append(e.value)
-                progress?(trace.count, e.value)
+                guard let e = try? predictor.evaluate(policy: p), let g = e.gradient else { return nil }
                 return (e.value, g)
             }
-            var p = start
-            p.parameters = result.x
-            // P is RBFPolicy here (checked above).
-            current = p as! P
+            current.parameters = x
         } else if settings.estimator.fixedSeed {
             // A deterministic objective: quasi-Newton (PEGASUS, §3.3).
-            let result = LBFGS(maxIterations: settings.evaluations, maxEvaluations: settings.evaluations).minimize(current.parameters) { theta in
-                var p = current
+            let start = current
+            let x = minimiseDeterministic { theta in
+                var p = start
                 p.parameters = theta
                 var r = SeededGenerator(seed: 0)
                 let g = estimator.estimate(policy: p, using: &r)
-                trace.append(g.value)
-                progress?(trace.count, g.value)
                 return (g.value, g.gradient)
             }
-            current.parameters = result.x
+            current.parameters = x
         } else {
             var optimizer = MomentumRMSprop(learningRate: settings.learningRate, momentum: settings.momentum)
             var theta = current.parameters

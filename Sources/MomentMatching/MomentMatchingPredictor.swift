@@ -74,52 +74,56 @@ public struct MomentMatchingPredictor: Sendable {
         }
         let layout = StepLayout(policy: policy.transform, model: model.features)
         let policyPiece = KernelExpansionPiece.policy(policy, parallel: false)
-        let saturation = TrigonometricPiece.saturation(limits: policy.controlLimits)
         let dynamics = KernelExpansionPiece.dynamics(model.gp, parallel: parallel)
-        let angles = TrigonometricPiece.angles(layout.angles, stateDimension: d)
-        let costFeatures = cost.features.isEmpty ? nil : TrigonometricPiece(features: cost.features)
         let costMap = LinearMap(matrix: cost.linearMap, offset: cost.offset)
         let expectation = SaturatingCostExpectation(weights: cost.weights)
 
-        // Every record keeps its own piece's caches, so pieces are instantiated per step when a
-        // backward pass follows; forward-only evaluation reuses them.
+        // Each step gets its own pieces: a piece keeps the caches of its forward pass for the
+        // backward one (making them is cheap; the arrays they hold are shared, not copied).
         struct StepTape {
             var records: [AppendRecord]
+            var policy: KernelExpansionPiece
             var costRecord: AppendRecord?
-            var costInput: Gaussian
+            var costMeanAdjoint: [Double]
+            var costCovarianceAdjoint: Matrix
         }
         var tapes: [StepTape] = []
         var states = [initialState]
         var costs: [Double] = []
         var x = initialState
         for _ in 0..<horizon {
-            let fresh = wantGradient
             var records: [AppendRecord] = []
             var v = x
             var r: AppendRecord
             if !layout.angles.isEmpty {
-                (v, r) = try AppendRecord.append(v, fresh ? TrigonometricPiece.angles(layout.angles, stateDimension: d) : angles, indices: layout.angles)
+                (v, r) = try AppendRecord.append(v, TrigonometricPiece.angles(layout.angles.count), indices: layout.angles)
                 records.append(r)
             }
-            (v, r) = try AppendRecord.append(v, fresh ? policyPiece.copy() : policyPiece, indices: layout.policyInputs)
+            let stepPolicy = policyPiece.copy()
+            (v, r) = try AppendRecord.append(v, stepPolicy, indices: layout.policyInputs)
             records.append(r)
-            (v, r) = try AppendRecord.append(v, fresh ? TrigonometricPiece.saturation(limits: policy.controlLimits) : saturation, indices: layout.rawControls)
+            (v, r) = try AppendRecord.append(v, TrigonometricPiece.saturation(limits: policy.controlLimits), indices: layout.rawControls)
             records.append(r)
-            (v, r) = try AppendRecord.append(v, fresh ? dynamics.copy() : dynamics, indices: layout.modelInputs)
+            (v, r) = try AppendRecord.append(v, dynamics.copy(), indices: layout.modelInputs)
             records.append(r)
             x = layout.nextState.apply(v)
             states.append(x)
             // Cost of x_{t+1}.
             var cv = x
             var costRecord: AppendRecord?
-            if let costFeatures {
-                let piece = fresh ? TrigonometricPiece(features: cost.features) : costFeatures
-                (cv, r) = try AppendRecord.append(cv, piece, indices: Array(0..<d))
+            if !cost.features.isEmpty {
+                (cv, r) = try AppendRecord.append(cv, TrigonometricPiece(features: cost.features), indices: Array(0..<d))
                 costRecord = r
             }
             let y = costMap.apply(cv)
-            costs.append(try expectation.value(y))
-            if wantGradient { tapes.append(StepTape(records: records, costRecord: costRecord, costInput: cv)) }
+            if wantGradient {
+                let (c, yMeanBar, yCovBar) = try expectation.evaluate(y)
+                costs.append(c)
+                tapes.append(StepTape(records: records, policy: stepPolicy, costRecord: costRecord,
+                                      costMeanAdjoint: yMeanBar, costCovarianceAdjoint: yCovBar))
+            } else {
+                costs.append(try expectation.value(y))
+            }
         }
         let value = costs.reduce(0, +)
         guard wantGradient else { return Evaluation(value: value, gradient: nil, states: states, costs: costs) }
@@ -130,9 +134,7 @@ public struct MomentMatchingPredictor: Sendable {
         var gradient = [Double](repeating: 0, count: policy.parameterCount)
         for t in stride(from: horizon - 1, through: 0, by: -1) {
             let tape = tapes[t]
-            let y = costMap.apply(tape.costInput)
-            let (_, yMeanBar, yCovBar) = try expectation.evaluate(y)
-            var (cMeanBar, cCovBar) = costMap.backward(meanAdjoint: yMeanBar, covarianceAdjoint: yCovBar)
+            var (cMeanBar, cCovBar) = costMap.backward(meanAdjoint: tape.costMeanAdjoint, covarianceAdjoint: tape.costCovarianceAdjoint)
             if let cr = tape.costRecord {
                 (cMeanBar, cCovBar) = cr.backward(meanAdjoint: cMeanBar, covarianceAdjoint: cCovBar)
             }
@@ -145,8 +147,7 @@ public struct MomentMatchingPredictor: Sendable {
             }
             xMeanBar = vMeanBar
             xCovBar = vCovBar
-            let policyRecord = tape.records[layout.angles.isEmpty ? 0 : 1]
-            let piece = policyRecord.piece as! KernelExpansionPiece
+            let piece = tape.policy
             let g = piece.policyParameterAdjoint(shared: policy.widthMode == .shared)
             for i in gradient.indices { gradient[i] += g[i] }
         }
@@ -190,12 +191,11 @@ struct StepLayout {
 }
 
 extension TrigonometricPiece {
-    /// sin and cos of each angle (coefficient vectors over the state).
-    static func angles(_ indices: [Int], stateDimension d: Int) -> TrigonometricPiece {
-        // The piece's input is the marginal over the angle indices themselves.
+    /// sin and cos of each of `count` angles; the piece's input is the marginal over the angles.
+    static func angles(_ count: Int) -> TrigonometricPiece {
         var features: [TrigonometricFeature] = []
-        for k in indices.indices {
-            var c = [Double](repeating: 0, count: indices.count)
+        for k in 0..<count {
+            var c = [Double](repeating: 0, count: count)
             c[k] = 1
             features.append(TrigonometricFeature(.sin, c))
             features.append(TrigonometricFeature(.cos, c))

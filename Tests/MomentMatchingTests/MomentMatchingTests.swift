@@ -163,7 +163,7 @@ struct MomentMatchingPieceTests {
 
     @Test func sinesAndCosinesOfCorrelatedAngles() throws {
         let x = Gaussian(mean: [0.3, -1.2], covariance: Matrix([[0.4, 0.15], [0.15, 0.9]]))
-        let joint = try jointMoments(TrigonometricPiece.angles([0, 1], stateDimension: 2), x)
+        let joint = try jointMoments(TrigonometricPiece.angles(2), x)
         let draws = try gaussianSamples(x, count: Self.samples, seed: 11)
         let mc = SampleMoments(sideBySide(draws, mapRows(draws, columns: 4) { s, o in [sin(s[o]), cos(s[o]), sin(s[o + 1]), cos(s[o + 1])] }))
         let bad = mc.mismatches(mean: joint.mean, covariance: joint.covariance)
