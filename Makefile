@@ -9,7 +9,7 @@ SWIFT ?= swift
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: all deps build release tools demo test check-proto proto bench clean
+.PHONY: all deps build release tools demo test check-proto proto bench plot-env clean
 
 all: build
 
@@ -44,6 +44,15 @@ check-proto: deps tools
 bench: release
 	.build/release/pipps bench linalg
 	.build/release/pipps bench zmq
+
+# matplotlib in a virtual environment, for the figures of `pipps experiment ...`
+# (scripts/plot_experiments.py). Made once; `make plot-env` again does nothing.
+PYTHON ?= python3
+plot-env: .venv-plot/.installed
+.venv-plot/.installed: scripts/plot-requirements.txt
+	$(PYTHON) -m venv .venv-plot
+	.venv-plot/bin/pip install --quiet -r scripts/plot-requirements.txt
+	touch $@
 
 clean:
 	rm -rf .build

@@ -89,6 +89,16 @@ public struct LearningResult<P: Policy & ParticlePolicy>: Sendable {
 /// the policy by particle policy gradients on the model. A library call over trials, so trials
 /// recorded by the runtime feed it unchanged.
 public enum LearningRound {
+    /// The dynamics model's inputs for a task: the learning state (angles as sin, cos; without the
+    /// coordinates the dynamics do not depend on) and the controls.
+    public static func features(_ task: Task) -> DynamicsFeatures {
+        let r = task.representation
+        return DynamicsFeatures(
+            state: InputTransform(stateDimension: r.dimension, angleIndices: r.angleIndices,
+                                  excluding: Array(Set(0..<r.dimension).subtracting(r.dynamicsInputIndices)).sorted()),
+            controlDimension: task.plant.controlDimension)
+    }
+
     /// Runs a round.
     ///
     /// - Parameters:
@@ -100,10 +110,7 @@ public enum LearningRound {
         task: Task, trials: [ObservedTrial], policy: P, settings: LearningSettings = LearningSettings(),
         hyperparameters: [GPHyperparameters]? = nil, progress: ((Int, Double) -> Void)? = nil
     ) throws -> LearningResult<P> {
-        let features = DynamicsFeatures(
-            state: InputTransform(stateDimension: task.representation.dimension, angleIndices: task.representation.angleIndices,
-                                  excluding: Array(Set(0..<task.representation.dimension).subtracting(task.representation.dynamicsInputIndices))),
-            controlDimension: task.plant.controlDimension)
+        let features = features(task)
         let modelStart = DispatchTime.now().uptimeNanoseconds
         var modelOptions = settings.model
         modelOptions.training.seed = settings.seed

@@ -223,8 +223,9 @@ private func likelihoodRatioTerm(_ kind: LRKind, step: ParticleStep, returns g: 
         let inverseSD = sd.storage.map { 1 / $0 }
         let logNorm = (0..<p).map { i in (0..<d).reduce(0.0) { $0 + log(sd.storage[i * d + $1]) } }
         let xs = x.storage, ms = mu.storage
-        let blocks = min(p, 8)
-        let rowsPerBlock = (p + blocks - 1) / blocks
+        // Up to 8 blocks of equal size; fewer when P does not fill them (P = 20: 7 blocks of 3, not 8).
+        let rowsPerBlock = (p + min(p, 8) - 1) / min(p, 8)
+        let blocks = (p + rowsPerBlock - 1) / rowsPerBlock
         @Sendable func rows(_ b: Int) -> Range<Int> { (b * rowsPerBlock)..<min(p, (b + 1) * rowsPerBlock) }
         let logp = parallelMap(blocks) { b -> [Double] in
             let r = rows(b)

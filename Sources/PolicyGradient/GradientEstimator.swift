@@ -94,6 +94,19 @@ public struct GradientEstimate: Sendable {
     public var perParticleVariance: Double
     /// k_LR per step t = 1 … T for TP; the single weight for rp-lr-avg; empty otherwise.
     public var kLR: [Double]
+    /// Each particle's contribution to the gradient `[P × N]` (the gradient is their mean): for
+    /// variances along a direction, which the per-coordinate ones cannot give.
+    public var perParticle: Matrix
+
+    /// Estimated variance of the gradient's projection on `direction`: the sample variance over the
+    /// particles of their projected contributions, divided by P (PIPPS §4.1's Var/P).
+    public func projectedVariance(_ direction: [Double]) -> Double {
+        let p = perParticle.rows, n = perParticle.columns
+        precondition(direction.count == n, "projectedVariance: direction has \(direction.count) values, gradient \(n)")
+        let projections = (0..<p).map { i in (0..<n).reduce(0.0) { $0 + perParticle.storage[i * n + $1] * direction[$1] } }
+        let mean = projections.reduce(0, +) / Double(p)
+        return projections.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(p - 1) / Double(p)
+    }
 }
 
 /// Evaluates the expected return of a policy under a model with particles, and its gradient by one
@@ -171,7 +184,7 @@ public struct ParticleGradientEstimator<Dynamics: ParticleDynamics>: Sendable {
         return GradientEstimate(
             gradient: perParticle.mean, value: mean, valueStandardError: (variance / Double(particles)).squareRoot(),
             gradientVariance: perCoordinate.map { $0 / Double(particles) },
-            perParticleVariance: perCoordinate.reduce(0, +), kLR: kLR)
+            perParticleVariance: perCoordinate.reduce(0, +), kLR: kLR, perParticle: perParticle.rows)
     }
 
     private func rollout(policy: some ParticlePolicy, derivatives: Bool, using rng: inout some RandomNumberGenerator) -> [ParticleStep] {

@@ -58,6 +58,22 @@ struct UnbiasednessTests {
         let weighted = averageGradient(EstimatorSpec(name: "biw-lr")!, evaluations: 40, seed: 23).perParticleVariance
         #expect(weighted < plain, "BIW-LR per-particle variance \(weighted), LR \(plain)")
     }
+
+    /// Particle counts that do not split evenly into the BIW term's 8 row blocks (P = 20 once crashed).
+    @Test("any particle count works", arguments: [2, 3, 9, 20, 27])
+    func oddParticleCounts(particles: Int) {
+        for name in ["biw-lr", "tp"] {
+            var rng = SeededGenerator(seed: 4)
+            let g = Problem.estimator(EstimatorSpec(name: name)!, particles: particles).estimate(policy: Problem.Policy(parameters: Problem.theta), using: &rng)
+            #expect(g.gradient.allSatisfy(\.isFinite) && g.perParticle.rows == particles, "\(name), P = \(particles)")
+            // Along a coordinate axis the projected variance is that coordinate's variance.
+            for k in 0..<Problem.theta.count {
+                var axis = [Double](repeating: 0, count: Problem.theta.count)
+                axis[k] = 1
+                #expect(abs(g.projectedVariance(axis) - g.gradientVariance[k]) <= 1e-12 * max(1, g.gradientVariance[k]))
+            }
+        }
+    }
 }
 
 @Suite("Fixed-seed objectives are differentiated exactly")

@@ -1,0 +1,131 @@
+import Foundation
+import Learning
+import Robots
+import TestSupport
+import Testing
+
+@Suite("The episodic experiment")
+struct EpisodicExperimentTests {
+    /// A small balancing problem: cart-pole from near upright, 1 random and 3 learned trials, 50
+    /// particles, 100 TP evaluations per trial, a 10-basis RBF policy. (`pipps experiment learning
+    /// --tasks cartpole-balance` with these settings succeeded in 8 of 8 seeds.)
+    static func balancing(seed: UInt64) -> EpisodicSettings {
+        var s = EpisodicSettings(task: "cartpole-balance", method: "tp", noiseMultiplier: 1, seed: seed)
+        s.particles = 50
+        s.evaluations = 100
+        s.basisCount = 10
+        s.learningRate = 0.01
+        s.gpIterations = 50
+        s.evaluationRollouts = 10
+        return s
+    }
+
+    @Test("a short cart-pole balancing run learns to balance")
+    func shortBalancingRunSucceeds() throws {
+        let settings = Self.balancing(seed: 0)
+        let finishedTrials = LockedCounter()
+        let result = try EpisodicExperiment.run(settings) { p in if p.finished != nil { finishedTrials.increment() } }
+        #expect(result.trials.count == 4 && finishedTrials.value == 4)
+        #expect(result.trials.map(\.learned) == [false, true, true, true])
+        #expect(result.trials.first!.predictedReturn == nil && result.trials.last!.predictedReturn != nil)
+        let random = result.trials[0], last = result.trials[3]
+        // The random trial drops the pole (cost near 1 per step); the learned one holds it.
+        #expect(random.finalCost > 0.8, "random trial final cost \(random.finalCost)")
+        #expect(result.success && last.success, "final trial: final cost \(last.finalCost), return \(last.evaluationCost)")
+        #expect(last.evaluationCost < random.evaluationCost / 4, "return \(random.evaluationCost) → \(last.evaluationCost)")
+    }
+
+    @Test("the same settings give the same run; another seed a different one")
+    func runsRepeat() throws {
+        var s = Self.balancing(seed: 3)
+        s.learnedTrials = 1
+        s.evaluations = 4
+        s.particles = 20
+        let a = try EpisodicExperiment.run(s), b = try EpisodicExperiment.run(s)
+        #expect(a.trials.map(\.evaluationCost) == b.trials.map(\.evaluationCost))
+        #expect(a.finalParameters == b.finalParameters)
+        s.seed = 4
+        let c = try EpisodicExperiment.run(s)
+        #expect(c.trials[0].observedCost != a.trials[0].observedCost)
+    }
+
+    @Test func badSettingsAreRefused() {
+        #expect(throws: ExperimentError.unknownTask("pogo")) { try EpisodicSettings(task: "pogo", method: "tp").validate() }
+        #expect(throws: LearningError.unknownMethod("sgd")) { try EpisodicSettings(task: "cartpole-angle", method: "sgd").validate() }
+        var s = EpisodicSettings(task: "unicycle", method: "mog:4:2")
+        s.particles = 30
+        #expect(throws: ExperimentError.self) { try s.validate() }
+        s = EpisodicSettings(task: "cartpole-tip", method: "tp", noiseMultiplier: -1)
+        #expect(throws: ExperimentError.self) { try s.validate() }
+    }
+
+    @Test("run identifiers differ whenever a setting does")
+    func runIDs() {
+        let base = EpisodicSettings(task: "cartpole-angle", method: "tp+sn", noiseMultiplier: 0.01, seed: 2)
+        #expect(base.runID == "cartpole-angle_tp~sn_k0.01_s2_P300_E600")
+        var other = base
+        other.learnedTrials = 3
+        var third = base
+        third.learningRate = 1e-3
+        #expect(Set([base.runID, other.runID, third.runID]).count == 3)
+    }
+}
+
+@Suite("Experiment results")
+struct ExperimentResultsTests {
+    @Test("Wilson intervals match published values")
+    func wilson() {
+        // Newcombe (1998), Table I: 0/10 → [0, 0.2775]; 10/10 → [0.7225, 1]; 5/10 by the formula.
+        let none = wilsonInterval(successes: 0, trials: 10)
+        #expect(none.low < 1e-12 && abs(none.high - 0.2775) < 5e-5)
+        let all = wilsonInterval(successes: 10, trials: 10)
+        #expect(abs(all.low - 0.7225) < 5e-5 && all.high > 1 - 1e-12)
+        let half = wilsonInterval(successes: 5, trials: 10)
+        #expect(abs(half.low - 0.2366) < 5e-5 && abs(half.high - 0.7634) < 5e-5)
+        // Newcombe (1998), Table I: 81/263 → [0.2553, 0.3662].
+        let example = wilsonInterval(successes: 81, trials: 263)
+        #expect(abs(example.low - 0.2553) < 5e-5 && abs(example.high - 0.3662) < 5e-5)
+    }
+
+    static func fakeResult(method: String, seed: UInt64, success: Bool) -> EpisodicResult {
+        let s = EpisodicSettings(task: "cartpole-angle", method: method, noiseMultiplier: 1, seed: seed)
+        let t = TrialOutcome(trial: 1, learned: true, observedCost: 3, evaluationCost: 2.5, evaluationCostStandardError: 0.1, finalCost: success ? 0.1 : 0.9,
+                             success: success, predictedReturn: 2, modelSeconds: 1, optimisationSeconds: 2)
+        return EpisodicResult(settings: s, trials: [t], success: success, wallSeconds: 3, finalParameters: [1, 2])
+    }
+
+    @Test("finished runs are stored atomically, found again, and tabulated")
+    func storeLoadAndTables() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let results = ExperimentResults(directory: dir)
+        try results.prepare()
+        let runs = [Self.fakeResult(method: "tp", seed: 0, success: true), Self.fakeResult(method: "tp", seed: 1, success: false),
+                    Self.fakeResult(method: "lr", seed: 0, success: true)]
+        for r in runs { try results.store(r) }
+        #expect(runs.allSatisfy { results.hasResult($0.settings) })
+        var missing = runs[0].settings
+        missing.seed = 9
+        #expect(!results.hasResult(missing))
+        // A broken file is reported, not fatal; temporary files are ignored.
+        try Data("{".utf8).write(to: results.runsDirectory.appendingPathComponent("broken.json"))
+        try Data("{".utf8).write(to: results.runsDirectory.appendingPathComponent(".x.tmp"))
+        let (loaded, unreadable) = try results.load()
+        #expect(loaded.count == 3 && unreadable.map(\.lastPathComponent) == ["broken.json"])
+        let cells = ExperimentResults.cells(loaded)
+        #expect(cells.map { "\($0.settings.method) \($0.successes)/\($0.runs)" } == ["lr 1/1", "tp 1/2"])
+        let success = ExperimentResults.successTable(loaded).split(separator: "\n")
+        #expect(success[0].hasPrefix("task,method,noise,particles,"))
+        #expect(success[2].hasPrefix("cartpole-angle,tp,1.0,300,600,1,15,30,50,0.0005,150,2,1,0.5,"))
+        let trials = ExperimentResults.trialTable(loaded).split(separator: "\n")
+        #expect(trials.count == 4 && trials[0].contains("seed") && trials[0].hasSuffix("optimisation_seconds"))
+    }
+}
+
+/// A counter that a @Sendable progress callback can bump.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
+}
