@@ -217,96 +217,97 @@ private func likelihoodRatioTerm(_ kind: LRKind, step: ParticleStep, returns g: 
             }
         }
     case .batchImportanceWeighted:
-        // log p(x_j | ζ_i) up to a constant for all i, j, then the importance weights
-        // c_ij = p(x_j|ζ_i) / Σ_k p(x_j|ζ_k) by a column-wise log-sum-exp. Row blocks are independent
-        // and run on several threads; everything lives in flat [P × P] buffers.
-        let inverseSD = sd.storage.map { 1 / $0 }
-        let logNorm = (0..<p).map { i in (0..<d).reduce(0.0) { $0 + log(sd.storage[i * d + $1]) } }
-        let xs = x.storage, ms = mu.storage
-        // Up to 8 blocks of equal size; fewer when P does not fill them (P = 20: 7 blocks of 3, not 8).
-        let rowsPerBlock = (p + min(p, 8) - 1) / min(p, 8)
-        let blocks = (p + rowsPerBlock - 1) / rowsPerBlock
-        @Sendable func rows(_ b: Int) -> Range<Int> { (b * rowsPerBlock)..<min(p, (b + 1) * rowsPerBlock) }
-        let logp = parallelMap(blocks) { b -> [Double] in
-            let r = rows(b)
-            var out = [Double](repeating: 0, count: r.count * p)
-            out.withUnsafeMutableBufferPointer { o in
-                xs.withUnsafeBufferPointer { xp in
-                    ms.withUnsafeBufferPointer { mp in
-                        inverseSD.withUnsafeBufferPointer { ip in
-                            for (k, i) in r.enumerated() {
-                                let norm = logNorm[i]
-                                for j in 0..<p {
-                                    var q = 0.0
-                                    for a in 0..<d {
-                                        let z = (xp[j * d + a] - mp[i * d + a]) * ip[i * d + a]
-                                        q += z * z
-                                    }
-                                    o[k * p + j] = -0.5 * q - norm
-                                }
-                            }
+        // Every sum over the P × P pairs is a matrix product, so BLAS does the P² work:
+        // - log p(x_j | ζ_i) = −½ Σ_a (x_ja − m_ia)² / s_ia² − Σ_a log s_ia
+        //   = −½ (A Bᵀ)_ij − ½ Σ_a m_ia²/s_ia² − Σ_a log s_ia, with A_i = [1/s², −2m/s²] and
+        //   B_j = [x², x] (coordinates first shifted by the particles' mean, against cancellation);
+        // - the importance weights w_ij = p(x_j|ζ_i) / Σ_k p(x_j|ζ_k), by a column-wise log-sum-exp;
+        // - the LR term with the importance-sampled leave-one-out baseline b_i, through
+        //   c_ij = w_ij (g_j − b_i): Σ_{j≠i} c_ij φ(x_j) = (W°[g⊙φ])_i − b_i (W°φ)_i for φ = 1, x, x²,
+        //   W° = W without its diagonal (b_i leaves particle i out), and the j = i term added exactly.
+        // Returns are centred first (c_ij and b_i − g do not change) so that g − b is not a small
+        // difference of large numbers. Agrees with the direct P² loops to ~1e-10 relative (checked
+        // against them in numpy on well-mixed and on well-separated particles).
+        // Where no other particle has weight (Σ_{j≠i} w_ij = 0) b_i falls back to the plain
+        // leave-one-out mean of the other returns.
+        let meanReturn = g.reduce(0, +) / Double(p)
+        let gc = g.map { $0 - meanReturn }
+        var shift = [Double](repeating: 0, count: d)
+        for j in 0..<p { for a in 0..<d { shift[a] += x.storage[j * d + a] } }
+        for a in 0..<d { shift[a] /= Double(p) }
+        var lhs = Matrix(rows: p, columns: 2 * d), rhs = Matrix(rows: p, columns: 2 * d)
+        var rowConstant = [Double](repeating: 0, count: p)
+        var features = Matrix(rows: p, columns: 2 + 4 * d)  // [g, g⊙x, g⊙x², 1, x, x²]
+        for i in 0..<p {
+            var constant = 0.0
+            for a in 0..<d {
+                let s = sd.storage[i * d + a], v = 1 / (s * s), m = mu.storage[i * d + a] - shift[a]
+                lhs.storage[i * 2 * d + a] = v
+                lhs.storage[i * 2 * d + d + a] = -2 * v * m
+                constant += 0.5 * v * m * m + log(s)
+                let xv = x.storage[i * d + a] - shift[a]
+                rhs.storage[i * 2 * d + a] = xv * xv
+                rhs.storage[i * 2 * d + d + a] = xv
+                let f = i * (2 + 4 * d)
+                features.storage[f + 1 + a] = gc[i] * xv
+                features.storage[f + 1 + d + a] = gc[i] * xv * xv
+                features.storage[f + 2 + 2 * d + a] = xv
+                features.storage[f + 2 + 3 * d + a] = xv * xv
+            }
+            rowConstant[i] = constant
+            features.storage[i * (2 + 4 * d)] = gc[i]
+            features.storage[i * (2 + 4 * d) + 1 + 2 * d] = 1
+        }
+        var weights = lhs.multiplied(by: rhs, .none, .transposed)
+        var maxima = [Double](repeating: -.infinity, count: p), sums = [Double](repeating: 0, count: p)
+        weights.storage.withUnsafeMutableBufferPointer { w in
+            maxima.withUnsafeMutableBufferPointer { mx in
+                sums.withUnsafeMutableBufferPointer { sm in
+                    for i in 0..<p {
+                        let c = rowConstant[i], row = w.baseAddress! + i * p
+                        for j in 0..<p {
+                            let l = -0.5 * row[j] - c
+                            row[j] = l
+                            if l > mx[j] { mx[j] = l }
                         }
+                    }
+                    for i in 0..<p {
+                        let row = w.baseAddress! + i * p
+                        for j in 0..<p { row[j] -= mx[j] }
+                    }
+                    fastExpInPlace(w)
+                    for i in 0..<p {
+                        let row = w.baseAddress! + i * p
+                        for j in 0..<p { sm[j] += row[j] }
+                    }
+                    for j in 0..<p { sm[j] = 1 / sm[j] }
+                    for i in 0..<p {
+                        let row = w.baseAddress! + i * p
+                        for j in 0..<p { row[j] *= sm[j] }
                     }
                 }
             }
-            return out
-        }.flatMap { $0 }
-        var maxima = [Double](repeating: -.infinity, count: p)
-        logp.withUnsafeBufferPointer { lp in
-            for i in 0..<p { for j in 0..<p { maxima[j] = max(maxima[j], lp[i * p + j]) } }
         }
-        let columnMax = maxima
-        var weights = logp
-        var sums = [Double](repeating: 0, count: p)
-        weights.withUnsafeMutableBufferPointer { w in
-            for i in 0..<p { for j in 0..<p { w[i * p + j] -= columnMax[j] } }
-            fastExpInPlace(w)
-            for i in 0..<p { for j in 0..<p { sums[j] += w[i * p + j] } }
-            let inverse = sums.map { 1 / $0 }
-            for i in 0..<p { for j in 0..<p { w[i * p + j] *= inverse[j] } }
-        }
-        let normalised = weights
-        let gradientRows = parallelMap(blocks) { b -> [Double] in
-            let r = rows(b)
-            var out = [Double](repeating: 0, count: r.count * 2 * d)
-            out.withUnsafeMutableBufferPointer { o in
-                normalised.withUnsafeBufferPointer { w in
-                    xs.withUnsafeBufferPointer { xp in
-                        ms.withUnsafeBufferPointer { mp in
-                            inverseSD.withUnsafeBufferPointer { ip in
-                                g.withUnsafeBufferPointer { gp in
-                                    var centred = [Double](repeating: 0, count: p)
-                                    for (k, i) in r.enumerated() {
-                                        // Normalised importance-sampled leave-one-out baseline.
-                                        var num = 0.0, den = 0.0
-                                        for j in 0..<p where j != i {
-                                            num += w[i * p + j] * gp[j]
-                                            den += w[i * p + j]
-                                        }
-                                        let baseline = den > 0 ? num / den : 0
-                                        for j in 0..<p { centred[j] = w[i * p + j] * (gp[j] - baseline) }
-                                        for a in 0..<d {
-                                            let m = mp[i * d + a], inv = ip[i * d + a]
-                                            var gm = 0.0, gs = 0.0
-                                            for j in 0..<p {
-                                                let wj = centred[j]
-                                                let z = (xp[j * d + a] - m) * inv
-                                                gm += wj * z
-                                                gs += wj * (z * z - 1)
-                                            }
-                                            o[k * 2 * d + a] = gm * inv
-                                            o[k * 2 * d + d + a] = gs * inv
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        var offDiagonal = weights
+        for i in 0..<p { offDiagonal.storage[i * p + i] = 0 }
+        let h = offDiagonal.multiplied(by: features)
+        let f = 2 + 4 * d
+        for i in 0..<p {
+            let den = h.storage[i * f + 1 + 2 * d]
+            let b = den > 0 ? h.storage[i * f] / den : -gc[i] / Double(p - 1)
+            let cii = weights.storage[i * p + i] * (gc[i] - b)
+            let s0 = h.storage[i * f] - b * den
+            for a in 0..<d {
+                let s1 = h.storage[i * f + 1 + a] - b * h.storage[i * f + 2 + 2 * d + a]
+                let s2 = h.storage[i * f + 1 + d + a] - b * h.storage[i * f + 2 + 3 * d + a]
+                let m = mu.storage[i * d + a] - shift[a], inv = 1 / sd.storage[i * d + a]
+                let e = x.storage[i * d + a] - mu.storage[i * d + a]
+                // Σ_j c_ij (x_j − m_i) and Σ_j c_ij (x_j − m_i)², the j = i term exactly.
+                let first = s1 - m * s0 + cii * e, second = s2 - 2 * m * s1 + m * m * s0 + cii * e * e
+                out.storage[i * 2 * d + a] = first * inv * inv
+                out.storage[i * 2 * d + d + a] = second * inv * inv * inv - (s0 + cii) * inv
             }
-            return out
-        }.flatMap { $0 }
-        out.storage = gradientRows
+        }
     }
     return out
 }
