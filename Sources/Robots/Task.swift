@@ -3,7 +3,7 @@
 ///
 /// Learning settings follow PIPPS §4.2; physics follow PILCO's scenarios (REFERENCE.md).
 public struct Task: Sendable {
-    /// Name, e.g. `"cartpole-swingup"`.
+    /// Name, e.g. `"cartpole-angle"` (one of ``Task/names``).
     public var name: String
     /// The true system.
     public var plant: any Plant
@@ -76,7 +76,7 @@ extension Task {
     public static func cartPoleSwingUp(cost: CartPoleCostKind = .angle, noiseMultiplier k: Double = 1) -> Task {
         let plant = CartPole()
         return Task(
-            name: cost == .angle ? "cartpole-swingup" : "cartpole-swingup-tip",
+            name: cost == .angle ? "cartpole-angle" : "cartpole-tip",
             plant: plant,
             initialState: DiagonalGaussian(mean: [0, 0, 0, 0], standardDeviations: [0.1, 0.1, 0.1, 0.1]),
             controlPeriod: 0.1, horizon: 30,
@@ -94,7 +94,7 @@ extension Task {
     /// 0.2 (upright: top of the unicycle within a few centimetres of its height, not fallen).
     public static func unicycleBalancing(noiseMultiplier k: Double = 1) -> Task {
         Task(
-            name: "unicycle-balance",
+            name: "unicycle",
             plant: Unicycle(),
             initialState: DiagonalGaussian(
                 mean: Array(repeating: 0, count: 12),

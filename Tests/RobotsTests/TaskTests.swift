@@ -90,6 +90,11 @@ struct TaskTests {
         #expect(uni.horizon == 20 && uni.randomTrials == 5 && uni.learnedTrials == 30 && uni.controlLimits == [10, 50])
         #expect(uni.representation.dimension == 10)
         #expect(Task.named("pogo-stick") == nil)
+        // Every listed name gives a task of that name; the older names are aliases.
+        for name in Task.names { #expect(Task.named(name)?.name == name) }
+        #expect(Task.named("cartpole-swingup")?.name == "cartpole-angle" && Task.named("unicycle-balance")?.name == "unicycle")
+        let balance = try #require(Task.named("cartpole-balance"))
+        #expect(balance.initialState.mean[3] == .pi && balance.learnedTrials == 3)
     }
 
     @Test func rolloutRecordsWhatHappened() {
