@@ -113,9 +113,7 @@ public struct HyperparameterTrainer: Sendable {
 }
 
 func standardDeviation(_ v: [Double]) -> Double {
-    guard v.count > 1 else { return 0 }
-    let mean = v.reduce(0, +) / Double(v.count)
-    return (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot()
+    v.count > 1 ? meanAndSampleVariance(v).variance.squareRoot() : 0
 }
 
 func columnStandardDeviations(_ m: Matrix) -> [Double] {

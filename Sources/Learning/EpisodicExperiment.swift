@@ -154,9 +154,11 @@ public struct EpisodicResult: Codable, Sendable {
 
 /// Where a run is, for progress displays.
 public struct EpisodicProgress: Sendable {
-    /// 1-based trial being prepared (learning before it) and the run's total.
+    /// 1-based trial being prepared (learning before it), the run's total, and how many of them are
+    /// random trials.
     public var trial: Int
     public var trials: Int
+    public var randomTrials: Int
     /// Policy evaluation within the trial's learning round, and its budget; 0 while the model trains
     /// or the trial runs.
     public var evaluation: Int
@@ -229,8 +231,7 @@ public enum EpisodicExperiment {
                 task.rollout(using: &evaluationRNG) { y, _ in controller(&evaluationControls, y) }
             }
             let returns = rollouts.map(\.totalCost)
-            let mean = returns.reduce(0, +) / Double(returns.count)
-            let variance = returns.count > 1 ? returns.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(returns.count - 1) : 0
+            let (mean, variance) = meanAndSampleVariance(returns)
             let costs = rollouts.map(\.costs)
             let outcome = TrialOutcome(
                 trial: number, learned: learned, observedCost: trajectory.totalCost, evaluationCost: mean,
@@ -238,7 +239,7 @@ public enum EpisodicExperiment {
                 finalCost: task.successTest.finalCost(costs), success: task.successTest.passes(costs),
                 predictedReturn: predicted, modelSeconds: modelSeconds, optimisationSeconds: optimisationSeconds)
             outcomes.append(outcome)
-            progress?(EpisodicProgress(trial: number, trials: total, evaluation: 0, evaluations: settings.evaluations, currentReturn: predicted, finished: outcome))
+            progress?(EpisodicProgress(trial: number, trials: total, randomTrials: task.randomTrials, evaluation: 0, evaluations: settings.evaluations, currentReturn: predicted, finished: outcome))
         }
 
         for number in 1...task.randomTrials {
@@ -249,9 +250,9 @@ public enum EpisodicExperiment {
         }
         for number in (task.randomTrials + 1)...total {
             learning.seed = stream(settings.seed, number, 4)
-            progress?(EpisodicProgress(trial: number, trials: total, evaluation: 0, evaluations: settings.evaluations, currentReturn: nil, finished: nil))
+            progress?(EpisodicProgress(trial: number, trials: total, randomTrials: task.randomTrials, evaluation: 0, evaluations: settings.evaluations, currentReturn: nil, finished: nil))
             let result = try LearningRound.run(task: task, trials: observed, policy: policy, settings: learning, hyperparameters: hyperparameters) { e, value in
-                progress?(EpisodicProgress(trial: number, trials: total, evaluation: e, evaluations: settings.evaluations, currentReturn: value, finished: nil))
+                progress?(EpisodicProgress(trial: number, trials: total, randomTrials: task.randomTrials, evaluation: e, evaluations: settings.evaluations, currentReturn: value, finished: nil))
             }
             policy = result.policy
             hyperparameters = result.model.gp.hyperparameters

@@ -32,12 +32,16 @@ public struct ExperimentResults: Sendable {
         runsDirectory.appendingPathComponent(settings.runID + ".json")
     }
 
-    /// Whether this run has finished (its result file exists and decodes to the same settings).
-    public func hasResult(_ settings: EpisodicSettings) -> Bool {
+    /// The finished run with these settings: its result file exists and decodes to the same
+    /// settings; nil otherwise.
+    public func result(for settings: EpisodicSettings) -> EpisodicResult? {
         guard let data = try? Data(contentsOf: resultURL(settings)),
-              let result = try? JSONDecoder().decode(EpisodicResult.self, from: data) else { return false }
-        return result.settings == settings
+              let result = try? JSONDecoder().decode(EpisodicResult.self, from: data), result.settings == settings else { return nil }
+        return result
     }
+
+    /// Whether this run has finished.
+    public func hasResult(_ settings: EpisodicSettings) -> Bool { result(for: settings) != nil }
 
     /// Writes a finished run: to a temporary file in the same directory, then renamed over the final
     /// name (atomic on POSIX file systems), so a reader or a crash never sees half a file.
@@ -75,8 +79,9 @@ public struct ExperimentResults: Sendable {
         var lines = [(settingsHeader + ["trial", "learned", "observed_cost", "evaluation_cost", "evaluation_cost_se", "final_cost", "success",
                                         "predicted_return", "model_seconds", "optimisation_seconds"]).joined(separator: ",")]
         for r in results {
+            let settings = settingsValues(r.settings)
             for t in r.trials {
-                let values = settingsValues(r.settings) + [
+                let values = settings + [
                     String(t.trial), String(t.learned), csv(t.observedCost), csv(t.evaluationCost), csv(t.evaluationCostStandardError),
                     csv(t.finalCost), String(t.success), t.predictedReturn.map(csv) ?? "", csv(t.modelSeconds), csv(t.optimisationSeconds),
                 ]

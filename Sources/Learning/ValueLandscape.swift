@@ -43,6 +43,11 @@ public struct LandscapeSetup: Sendable {
         return p
     }
 
+    /// dJ/dΔ = ∇J·d for a gradient ∇J.
+    public func slope(_ gradient: [Double]) -> Double {
+        zip(gradient, direction).reduce(0) { $0 + $1.0 * $1.1 }
+    }
+
     /// An estimator on this setup.
     public func estimator(_ spec: EstimatorSpec, particles: Int, seed: UInt64) -> ParticleGradientEstimator<GPParticleDynamics> {
         ParticleGradientEstimator(spec: spec, dynamics: dynamics, cost: task.cost, initialState: task.initialLearningState,
@@ -93,9 +98,8 @@ public enum ValueLandscape {
                 fixed.fixedSeed = true
                 var unused = SeededGenerator(seed: 0)
                 let g = setup.estimator(fixed, particles: particles, seed: seed).estimate(policy: policy, using: &unused)
-                let projection = zip(g.gradient, setup.direction).reduce(0) { $0 + $1.0 * $1.1 }
                 rows.append(DirectionalPoint(delta: delta, estimator: spec.description, value: g.value, valueStandardError: g.valueStandardError,
-                                             gradient: projection, gradientStandardError: g.projectedVariance(setup.direction).squareRoot()))
+                                             gradient: setup.slope(g.gradient), gradientStandardError: g.projectedVariance(setup.direction).squareRoot()))
                 progress?(rows.count, total)
             }
         }
@@ -121,13 +125,13 @@ public enum ValueLandscape {
                     var gradients: [[Double]] = []
                     for _ in 0..<repetitions {
                         let g = estimator.estimate(policy: policy, using: &rng)
-                        projections.append(zip(g.gradient, setup.direction).reduce(0) { $0 + $1.0 * $1.1 })
+                        projections.append(setup.slope(g.gradient))
                         estimated += g.projectedVariance(setup.direction)
                         gradients.append(g.gradient)
                     }
-                    let trace = (0..<policy.parameterCount).reduce(0.0) { sum, k in sum + sampleVariance(gradients.map { $0[k] }) }
+                    let trace = (0..<policy.parameterCount).reduce(0.0) { sum, k in sum + meanAndSampleVariance(gradients.map { $0[k] }).variance }
                     rows.append(VariancePoint(delta: delta, estimator: spec.description, particles: p, repetitions: repetitions,
-                                              variance: sampleVariance(projections), estimatedVariance: estimated / Double(repetitions), traceVariance: trace))
+                                              variance: meanAndSampleVariance(projections).variance, estimatedVariance: estimated / Double(repetitions), traceVariance: trace))
                     progress?(rows.count, total)
                 }
             }
@@ -185,10 +189,5 @@ public enum ValueLandscape {
             }
         }
         return rows
-    }
-
-    static func sampleVariance(_ v: [Double]) -> Double {
-        let mean = v.reduce(0, +) / Double(v.count)
-        return v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)
     }
 }

@@ -97,6 +97,12 @@ public struct Matrix: Sendable, Equatable, Hashable, Codable {
         return Array(storage[(i * columns)..<((i + 1) * columns)])
     }
 
+    /// The first `n` rows as a new matrix.
+    public func firstRows(_ n: Int) -> Matrix {
+        precondition(n >= 0 && n <= rows, "Matrix: first \(n) rows of \(rows)")
+        return Matrix(rows: n, columns: columns, storage: Array(storage[0..<(n * columns)]))
+    }
+
     /// Column `j` as an array.
     public func column(_ j: Int) -> [Double] {
         precondition(j >= 0 && j < columns, "Matrix: column \(j) out of \(columns)")

@@ -103,9 +103,7 @@ public struct GradientEstimate: Sendable {
     public func projectedVariance(_ direction: [Double]) -> Double {
         let p = perParticle.rows, n = perParticle.columns
         precondition(direction.count == n, "projectedVariance: direction has \(direction.count) values, gradient \(n)")
-        let projections = (0..<p).map { i in (0..<n).reduce(0.0) { $0 + perParticle.storage[i * n + $1] * direction[$1] } }
-        let mean = projections.reduce(0, +) / Double(p)
-        return projections.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(p - 1) / Double(p)
+        return meanAndSampleVariance(perParticle.multiplied(by: direction)).variance / Double(p)
     }
 }
 
@@ -178,8 +176,7 @@ public struct ParticleGradientEstimator<Dynamics: ParticleDynamics>: Sendable {
             kLR = [k]
         }
         let returns = Self.returns(steps)
-        let mean = returns.reduce(0, +) / Double(particles)
-        let variance = returns.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(particles - 1)
+        let (mean, variance) = meanAndSampleVariance(returns)
         let perCoordinate = perParticle.variance
         return GradientEstimate(
             gradient: perParticle.mean, value: mean, valueStandardError: (variance / Double(particles)).squareRoot(),

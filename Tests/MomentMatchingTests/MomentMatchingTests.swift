@@ -132,15 +132,15 @@ func cartPoleModel(points: Int = 40, inducing: Int? = nil, seed: UInt64 = 3) thr
     let trials = task.randomRollouts(count: (points + 29) / 30, seed: seed).map { observed($0, task) }
     let features = DynamicsFeatures(state: InputTransform(stateDimension: 4, angleIndices: [3]), controlDimension: 1)
     var (x, y) = features.dataset(trials)
-    x = Matrix(rows: points, columns: x.columns, storage: Array(x.storage[0..<(points * x.columns)]))
-    y = Matrix(rows: points, columns: y.columns, storage: Array(y.storage[0..<(points * y.columns)]))
+    x = x.firstRows(points)
+    y = y.firstRows(points)
     let hypers = (0..<4).map { a in
         GPHyperparameters(logLengthScales: [0.7, 1.2, 1.5, 0.3, 0.4, 1.8].map { log($0 * (1 + 0.1 * Double(a))) },
                           logSignal: log(0.5 + 0.2 * Double(a)), logNoise: log(0.03))
     }
     var inducingInputs: Matrix?
     if let m = inducing {
-        inducingInputs = Matrix(rows: m, columns: x.columns, storage: Array(x.storage[0..<(m * x.columns)]))
+        inducingInputs = x.firstRows(m)
     }
     let gp = try GaussianProcessModel(inputs: x, targets: y, hyperparameters: hypers, inducingInputs: inducingInputs, parallel: false)
     return DynamicsModel(features: features, gp: gp)
@@ -332,8 +332,8 @@ struct MomentMatchingPredictionTests {
         let trials = task.randomRollouts(count: 1, seed: 4).map { observed($0, task) }
         let (x, y) = features.dataset(trials)
         let n = min(25, x.rows)
-        let xs = Matrix(rows: n, columns: x.columns, storage: Array(x.storage[0..<(n * x.columns)]))
-        let ys = Matrix(rows: n, columns: y.columns, storage: Array(y.storage[0..<(n * y.columns)]))
+        let xs = x.firstRows(n)
+        let ys = y.firstRows(n)
         let hypers = (0..<10).map { a in
             GPHyperparameters(logLengthScales: (0..<x.columns).map { log(1 + 0.1 * Double(($0 + a) % 5)) }, logSignal: log(0.3), logNoise: log(0.02))
         }

@@ -40,13 +40,13 @@ final class SweepProgress: @unchecked Sendable {
     }
 
     /// A worker's run advanced.
-    func update(job: Int, settings: EpisodicSettings, _ p: EpisodicProgress, randomTrials: Int) {
+    func update(job: Int, settings: EpisodicSettings, _ p: EpisodicProgress) {
         lock.lock()
         defer { lock.unlock() }
-        let learned = max(p.trials - randomTrials, 1)
-        let trialsDone = Double(max(p.trial - randomTrials - 1, 0))
+        let learned = max(p.trials - p.randomTrials, 1)
+        let trialsDone = Double(max(p.trial - p.randomTrials - 1, 0))
         fractions[job] = min((trialsDone + Double(p.evaluation) / Double(max(p.evaluations, 1))) / Double(learned), 1)
-        let head = "\(settings.task) \(settings.method) k=\(EpisodicSettings.format(settings.noiseMultiplier)) seed \(settings.seed)"
+        let head = Self.label(settings)
         if let t = p.finished {
             let text = "\(head): trial \(t.trial)/\(p.trials) \(t.learned ? "learned" : "random") · cost \(String(format: "%.2f", t.evaluationCost)) · final \(String(format: "%.3f", t.finalCost)) \(t.success ? "✓" : "✗")"
             if interactive { lines[job] = text } else { log(text) }
@@ -61,31 +61,34 @@ final class SweepProgress: @unchecked Sendable {
     func runFinished(job: Int, _ result: EpisodicResult, skipped: Bool = false) {
         lock.lock()
         defer { lock.unlock() }
-        finished += 1
-        fractions[job] = 0
-        let s = result.settings
-        let text = "run \(finished)/\(total) \(skipped ? "already done" : "done"): \(s.task) \(s.method) k=\(EpisodicSettings.format(s.noiseMultiplier)) seed \(s.seed) · \(result.success ? "success" : "failure") · final cost \(String(format: "%.3f", result.trials.last?.finalCost ?? .nan)) · \(Self.duration(result.wallSeconds))"
-        if interactive {
-            lines[job] = "idle"
-            clear()
-            FileHandle.standardError.write(Data((text + "\n").utf8))
-            drawn = 0
-        } else if !skipped {
-            log(text)
-        }
-        draw(force: true)
+        let text = "run \(finished + 1)/\(total) \(skipped ? "already done" : "done"): \(Self.label(result.settings)) · \(result.success ? "success" : "failure") · final cost \(String(format: "%.3f", result.trials.last?.finalCost ?? .nan)) · \(Self.duration(result.wallSeconds))"
+        endRun(job: job, text, quietInLogs: skipped)
     }
 
     /// A run failed.
     func runFailed(job: Int, _ settings: EpisodicSettings, _ error: any Error) {
         lock.lock()
         defer { lock.unlock() }
+        endRun(job: job, "run \(settings.runID) FAILED: \(error)", quietInLogs: false)
+    }
+
+    /// Counts a run as ended and reports it: above the status lines on a terminal, as a log line
+    /// otherwise (unless `quietInLogs`). Called with the lock held.
+    private func endRun(job: Int, _ text: String, quietInLogs: Bool) {
         finished += 1
         fractions[job] = 0
-        clear()
-        FileHandle.standardError.write(Data("run \(settings.runID) FAILED: \(error)\n".utf8))
-        drawn = 0
+        if interactive {
+            lines[job] = "idle"
+            clear()
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        } else if !quietInLogs {
+            log(text)
+        }
         draw(force: true)
+    }
+
+    private static func label(_ s: EpisodicSettings) -> String {
+        "\(s.task) \(s.method) k=\(EpisodicSettings.format(s.noiseMultiplier)) seed \(s.seed)"
     }
 
     func done() {

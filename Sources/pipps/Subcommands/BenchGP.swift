@@ -30,14 +30,13 @@ struct BenchGP: ParsableCommand {
         let needed = max(points, 500)
         let trials = Self.randomTrials(count: (needed + 29) / 30, seed: seed)
         let (allX, allY) = features.dataset(trials)
-        func head(_ m: Matrix, _ n: Int) -> Matrix { Matrix(rows: n, columns: m.columns, storage: Array(m.storage.prefix(n * m.columns))) }
         var options = GPModelOptions()
         options.parallel = parallel
 
         var trainingResults: [[String: Any]] = []
         for n in training ? [300, 500] : [] {
             let start = DispatchTime.now().uptimeNanoseconds
-            let (model, reports) = try GaussianProcessModel.train(inputs: head(allX, n), targets: head(allY, n), options: options)
+            let (model, reports) = try GaussianProcessModel.train(inputs: allX.firstRows(n), targets: allY.firstRows(n), options: options)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             trainingResults.append([
                 "n": n, "outputs": 4, "inputs": 6, "seconds": seconds, "sparse": model.isSparse,
@@ -46,11 +45,11 @@ struct BenchGP: ParsableCommand {
         }
 
         // Prediction: the trained model on `points` transitions, queried at states near the data.
-        let x = head(allX, points), y = head(allY, points)
+        let x = allX.firstRows(points), y = allY.firstRows(points)
         let (sparseModel, _) = try GaussianProcessModel.train(inputs: x, targets: y, options: options)
         let exactModel = try GaussianProcessModel(inputs: x, targets: y, hyperparameters: sparseModel.hyperparameters, parallel: parallel)
         var rng = SeededGenerator(seed: seed &+ 7)
-        var queries = head(allX, particles)
+        var queries = allX.firstRows(particles)
         for i in queries.storage.indices { queries.storage[i] += 0.05 * rng.nextGaussian() }
 
         let gemmRate = Self.dgemmRate()

@@ -37,8 +37,8 @@ struct BenchGradient: ParsableCommand {
         let features = DynamicsFeatures(state: InputTransform(stateDimension: 4, angleIndices: [3]), controlDimension: 1)
         let trials = BenchGP.randomTrials(count: (data + 29) / 30, seed: seed)
         var (x, y) = features.dataset(trials)
-        x = Matrix(rows: data, columns: x.columns, storage: Array(x.storage.prefix(data * x.columns)))
-        y = Matrix(rows: data, columns: y.columns, storage: Array(y.storage.prefix(data * y.columns)))
+        x = x.firstRows(data)
+        y = y.firstRows(data)
         let gp: GaussianProcessModel
         if let path = model, FileManager.default.fileExists(atPath: path) {
             gp = try GaussianProcessModel.load(from: URL(fileURLWithPath: path))

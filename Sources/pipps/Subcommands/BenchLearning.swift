@@ -35,13 +35,13 @@ struct BenchLearning: ParsableCommand {
         BLASThreads.set(1)
         let s = try settings()
         let progress = SweepProgress(total: 1, jobs: 1)
-        let randomTrials = try s.makeTask().randomTrials
-        let result = try EpisodicExperiment.run(s) { progress.update(job: 0, settings: s, $0, randomTrials: randomTrials) }
+        let task = try s.makeTask()
+        let result = try EpisodicExperiment.run(s) { progress.update(job: 0, settings: s, $0) }
         progress.done()
         var report = BenchmarkSupport.environment()
         report["benchmark"] = "learning"
         report["settings"] = ["task": s.task, "method": s.method, "noise": s.noiseMultiplier, "seed": s.seed, "particles": s.particles,
-                              "evaluations": s.evaluations, "random_trials": randomTrials, "learned_trials": try s.makeTask().learnedTrials] as [String: Any]
+                              "evaluations": s.evaluations, "random_trials": task.randomTrials, "learned_trials": task.learnedTrials] as [String: Any]
         report["wall_seconds"] = result.wallSeconds
         report["model_seconds"] = result.trials.map(\.modelSeconds).reduce(0, +)
         report["optimisation_seconds"] = result.trials.map(\.optimisationSeconds).reduce(0, +)

@@ -141,14 +141,12 @@ struct SweepRunner: Sendable {
         for job in 0..<jobs {
             let thread = Thread {
                 while let settings = queue.next() {
-                    if results.hasResult(settings), let data = try? Data(contentsOf: results.resultURL(settings)),
-                       let r = try? JSONDecoder().decode(EpisodicResult.self, from: data) {
+                    if let r = results.result(for: settings) {
                         progress.runFinished(job: job, r, skipped: true)
                         continue
                     }
-                    let randomTrials = (try? settings.makeTask().randomTrials) ?? 1
                     do {
-                        let r = try EpisodicExperiment.run(settings) { p in progress.update(job: job, settings: settings, p, randomTrials: randomTrials) }
+                        let r = try EpisodicExperiment.run(settings) { p in progress.update(job: job, settings: settings, p) }
                         try results.store(r)
                         progress.runFinished(job: job, r)
                     } catch {
