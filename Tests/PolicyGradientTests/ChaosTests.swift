@@ -40,11 +40,7 @@ struct ChaosTests {
         }
         let n = policy.parameterCount
         var empirical = 0.0
-        for k in 0..<n {
-            let column = gradients.map { $0[k] }
-            let mean = column.reduce(0, +) / Double(evaluations)
-            empirical += column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(evaluations - 1)
-        }
+        for k in 0..<n { empirical += meanAndSampleVariance(gradients.map { $0[k] }).variance }
         return (estimated / Double(evaluations), empirical)
     }
 
