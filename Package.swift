@@ -35,6 +35,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // MARK: - System libraries (Debian: libzmq3-dev, libopenblas-dev, liblapacke-dev)
@@ -97,7 +99,11 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
         .target(
             name: "ControlRuntime",
-            dependencies: ["ZeroMQ", "Messages", "Policies"],
+            dependencies: [
+                "ZeroMQ", "Messages", "Policies", "Robots",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "TrialStore", dependencies: ["Messages"], swiftSettings: strict),
@@ -116,8 +122,9 @@ let package = Package(
         .executableTarget(
             name: "firmware-sim",
             dependencies: [
-                "Robots", "ZeroMQ", "Messages",
+                "Robots", "ZeroMQ", "Messages", "LinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Firmware-sim",
             swiftSettings: strict
@@ -173,6 +180,11 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: ["Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ControlRuntimeTests",
+            dependencies: ["ControlRuntime", "ZeroMQ", "Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -291,6 +291,43 @@ public nonisolated struct Pipps_V1_Goodbye: Sendable {
   public init() {}
 }
 
+/// The runtime tells the robot that a trial starts (the operator sent `StartTrial`): the robot resets
+/// to the task's initial state (a real robot: its operator or its own reset routine does) and tags
+/// every following `State` with `trial_id`.
+public nonisolated struct Pipps_V1_TrialStart: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var trialID: UInt64 = 0
+
+  /// Task name, e.g. "cartpole-angle".
+  public var task: String = String()
+
+  /// Control steps after which the runtime ends the trial by itself (0: until stopped).
+  public var maxSteps: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The runtime tells the robot that the trial ended (`max_steps` reached, `StopTrial`, emergency
+/// stop); the robot sends states with `trial_id` 0 from then on.
+public nonisolated struct Pipps_V1_TrialStop: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var trialID: UInt64 = 0
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// An error answer to a message the runtime could not use at all (malformed bytes, unknown type).
 public nonisolated struct Pipps_V1_ProtocolError: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -397,6 +434,22 @@ public nonisolated struct Pipps_V1_RuntimeMessage: Sendable {
     set {body = .error(newValue)}
   }
 
+  public var trialStart: Pipps_V1_TrialStart {
+    get {
+      if case .trialStart(let v)? = body {return v}
+      return Pipps_V1_TrialStart()
+    }
+    set {body = .trialStart(newValue)}
+  }
+
+  public var trialStop: Pipps_V1_TrialStop {
+    get {
+      if case .trialStop(let v)? = body {return v}
+      return Pipps_V1_TrialStop()
+    }
+    set {body = .trialStop(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -404,6 +457,8 @@ public nonisolated struct Pipps_V1_RuntimeMessage: Sendable {
     case control(Pipps_V1_Control)
     case heartbeat(Pipps_V1_Heartbeat)
     case error(Pipps_V1_ProtocolError)
+    case trialStart(Pipps_V1_TrialStart)
+    case trialStop(Pipps_V1_TrialStop)
 
   }
 
@@ -702,6 +757,81 @@ nonisolated extension Pipps_V1_Goodbye: SwiftProtobuf.Message, SwiftProtobuf._Me
   }
 }
 
+nonisolated extension Pipps_V1_TrialStart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TrialStart"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trial_id\0\u{1}task\0\u{3}max_steps\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.trialID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.task) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxSteps) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.trialID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.trialID, fieldNumber: 1)
+    }
+    if !self.task.isEmpty {
+      try visitor.visitSingularStringField(value: self.task, fieldNumber: 2)
+    }
+    if self.maxSteps != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxSteps, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pipps_V1_TrialStart, rhs: Pipps_V1_TrialStart) -> Bool {
+    if lhs.trialID != rhs.trialID {return false}
+    if lhs.task != rhs.task {return false}
+    if lhs.maxSteps != rhs.maxSteps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pipps_V1_TrialStop: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TrialStop"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trial_id\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.trialID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.trialID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.trialID, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pipps_V1_TrialStop, rhs: Pipps_V1_TrialStop) -> Bool {
+    if lhs.trialID != rhs.trialID {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Pipps_V1_ProtocolError: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ProtocolError"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}message\0")
@@ -835,7 +965,7 @@ nonisolated extension Pipps_V1_RobotMessage: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Pipps_V1_RuntimeMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RuntimeMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}welcome\0\u{1}control\0\u{1}heartbeat\0\u{1}error\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}welcome\0\u{1}control\0\u{1}heartbeat\0\u{1}error\0\u{3}trial_start\0\u{3}trial_stop\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -895,6 +1025,32 @@ nonisolated extension Pipps_V1_RuntimeMessage: SwiftProtobuf.Message, SwiftProto
           self.body = .error(v)
         }
       }()
+      case 5: try {
+        var v: Pipps_V1_TrialStart?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .trialStart(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .trialStart(v)
+        }
+      }()
+      case 6: try {
+        var v: Pipps_V1_TrialStop?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .trialStop(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .trialStop(v)
+        }
+      }()
       default: break
       }
     }
@@ -921,6 +1077,14 @@ nonisolated extension Pipps_V1_RuntimeMessage: SwiftProtobuf.Message, SwiftProto
     case .error?: try {
       guard case .error(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .trialStart?: try {
+      guard case .trialStart(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .trialStop?: try {
+      guard case .trialStop(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     }()
     case nil: break
     }

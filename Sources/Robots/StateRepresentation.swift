@@ -49,15 +49,29 @@ public struct StateRepresentation: Sendable, Equatable {
     /// The learning state of one ODE state.
     public func learningState(from x: [Double]) -> [Double] {
         precondition(x.count == kind.stateDimension, "\(kind): ODE state has \(x.count) values, expected \(kind.stateDimension)")
+        var out = [Double](repeating: 0, count: dimension)
+        x.withUnsafeBufferPointer { xs in
+            out.withUnsafeMutableBufferPointer { learningState(from: xs, into: $0) }
+        }
+        return out
+    }
+
+    /// The learning state of one ODE state, written into `out` (`dimension` values) without
+    /// allocating: the runtime's control path uses this form.
+    public func learningState(from x: UnsafeBufferPointer<Double>, into out: UnsafeMutableBufferPointer<Double>) {
+        precondition(x.count == kind.stateDimension && out.count == dimension, "\(kind): learning state of \(x.count) into \(out.count) values")
         switch kind {
         case .cartPole:
-            return x
+            for i in 0..<4 { out[i] = x[i] }
         case .unicycle:
             typealias I = Unicycle.Index
             let c = cos(x[I.yaw]), s = sin(x[I.yaw])
-            let xc = -(c * x[I.x] + s * x[I.y])
-            let yc = -(-s * x[I.x] + c * x[I.y])
-            return [x[0], x[1], x[2], x[3], x[4], xc, yc, x[I.roll], x[I.yaw], x[I.fork]]
+            for i in 0..<5 { out[i] = x[i] }
+            out[5] = -(c * x[I.x] + s * x[I.y])
+            out[6] = -(-s * x[I.x] + c * x[I.y])
+            out[7] = x[I.roll]
+            out[8] = x[I.yaw]
+            out[9] = x[I.fork]
         }
     }
 }

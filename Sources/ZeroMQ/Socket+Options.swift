@@ -41,7 +41,17 @@ extension Socket {
 
     // MARK: Named options
 
+    /// Refuses (and disconnects) peers that send a message larger than `bytes` (`ZMQ_MAXMSGSIZE`).
+    public func setMaximumMessageSize(_ bytes: Int64) throws {
+        let h = try live("setsockopt(ZMQ_MAXMSGSIZE)")
+        var v = bytes
+        if retrying({ zmq_setsockopt(h, ZMQ_MAXMSGSIZE, &v, MemoryLayout<Int64>.size) }) != 0 {
+            throw ZMQError.last("setsockopt(ZMQ_MAXMSGSIZE = \(bytes))")
+        }
+    }
+
     /// How long (ms) unsent messages are kept after close; 0 (the default here) drops them at once.
+
     public func setLinger(milliseconds: Int) throws {
         try setOption(ZMQ_LINGER, Int32(milliseconds), name: "ZMQ_LINGER")
     }

@@ -21,7 +21,10 @@ public final class ZAPAuthenticator: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     private struct State {
+        /// Admitted on every domain.
         var allowed: Set<[UInt8]>
+        /// Admitted on one ZAP domain only (see ``Socket/makeCurveServer(_:domain:)``).
+        var allowedByDomain: [String: Set<[UInt8]>] = [:]
         var stopping = false
         var decisions: [Decision] = []
         var onDecision: (@Sendable (Decision) -> Void)?
@@ -31,15 +34,28 @@ public final class ZAPAuthenticator: Sendable {
     ///
     /// - Throws: a ``ZMQError`` when a key is not valid Z85 or the ZAP endpoint cannot be bound (a
     ///   context has at most one ZAP handler).
-    public init(context: Context, allowedKeys: [String], onDecision: (@Sendable (Decision) -> Void)? = nil) throws {
-        var raw = Set<[UInt8]>()
-        for key in allowedKeys {
-            guard let bytes = CurveKeyPair.decodeZ85(key) else {
-                throw ZMQError(code: ZMQError.Code.invalidArgument, operation: "ZAPAuthenticator: invalid public key \(key.prefix(8))…")
+    public convenience init(context: Context, allowedKeys: [String], onDecision: (@Sendable (Decision) -> Void)? = nil) throws {
+        try self.init(context: context, allowedKeys: allowedKeys, allowedKeysByDomain: [:], onDecision: onDecision)
+    }
+
+    /// Starts the handler with keys admitted on every domain (`allowedKeys`) and keys admitted only
+    /// on the servers of one ZAP domain (`allowedKeysByDomain`), so that, say, a robot's key opens
+    /// the robot endpoint but not the admin endpoint.
+    public init(context: Context, allowedKeys: [String], allowedKeysByDomain: [String: [String]],
+                onDecision: (@Sendable (Decision) -> Void)? = nil) throws {
+        func decode(_ keys: [String]) throws -> Set<[UInt8]> {
+            var raw = Set<[UInt8]>()
+            for key in keys {
+                guard let bytes = CurveKeyPair.decodeZ85(key) else {
+                    throw ZMQError(code: ZMQError.Code.invalidArgument, operation: "ZAPAuthenticator: invalid public key \(key.prefix(8))…")
+                }
+                raw.insert(bytes)
             }
-            raw.insert(bytes)
+            return raw
         }
-        state = Mutex(State(allowed: raw, onDecision: onDecision))
+        var initial = State(allowed: try decode(allowedKeys), onDecision: onDecision)
+        for (domain, keys) in allowedKeysByDomain { initial.allowedByDomain[domain] = try decode(keys) }
+        state = Mutex(initial)
         // Bind on the caller's thread so that errors surface here and the endpoint exists before any
         // server binds; the socket is then used only by the handler thread.
         let socket = try Socket(context, .rep)
@@ -104,6 +120,7 @@ public final class ZAPAuthenticator: Sendable {
         guard version == Array("1.0".utf8), frames.count >= 6 else {
             return answer("500", "malformed ZAP request")
         }
+        let domain = String(decoding: frames[2], as: UTF8.self)
         let address = String(decoding: frames[3], as: UTF8.self)
         let mechanism = String(decoding: frames[5], as: UTF8.self)
         guard mechanism == "CURVE", frames.count >= 7, frames[6].count == 32 else {
@@ -112,7 +129,7 @@ public final class ZAPAuthenticator: Sendable {
         let key = frames[6]
         let z85 = CurveKeyPair.encodeZ85(key)
         let (allowed, callback) = state.withLock { s -> (Bool, (@Sendable (Decision) -> Void)?) in
-            let ok = s.allowed.contains(key)
+            let ok = s.allowed.contains(key) || s.allowedByDomain[domain]?.contains(key) == true
             s.decisions.append(Decision(publicKey: z85, address: address, allowed: ok))
             if s.decisions.count > 1000 { s.decisions.removeFirst(s.decisions.count - 1000) }
             return (ok, s.onDecision)

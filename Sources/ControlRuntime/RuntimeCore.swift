@@ -1,0 +1,386 @@
+import Foundation
+import Logging
+import Messages
+import Robots
+
+/// A message the runtime sends to a robot outside the State → Control exchange (Welcome, trial
+/// start and stop, errors).
+public struct Outgoing {
+    public let routingID: [UInt8]
+    public let message: Pipps_V1_RuntimeMessage
+}
+
+/// What the runtime answers to one `State`: `count` control values were written to the caller's
+/// buffer.
+public struct ControlDecision: Equatable {
+    public var count: Int
+    public var policyVersion: UInt64
+    public var status: Pipps_V1_ControlStatus
+    public var reason: Pipps_V1_FallbackReason
+    public var detail: StaticString
+    /// The step ended the robot's trial (its `max_steps` reached): send it a `TrialStop` after the
+    /// control (``RuntimeCore/trialStop(for:)``).
+    public var endedTrial: Bool
+
+    public static func == (a: ControlDecision, b: ControlDecision) -> Bool {
+        a.count == b.count && a.policyVersion == b.policyVersion && a.status == b.status && a.reason == b.reason
+            && a.detail.description == b.detail.description && a.endedTrial == b.endedTrial
+    }
+}
+
+/// The runtime's decisions, without sockets: sessions per robot, the control for each state with
+/// every safe fallback, policy hot swap, trials, emergency stops and metrics. Every call takes the
+/// time (`now`, monotonic nanoseconds), so tests drive it on a virtual clock; ``RuntimeServer``
+/// drives it from the sockets on one thread.
+///
+/// **Staleness.** Robot clocks are not the runtime's, so a state's age cannot be read off its
+/// timestamp. Per session the runtime keeps the smallest offset seen, `min(received − robot_time)`
+/// (the transport delay of the fastest state plus the clock offset), letting it grow by 100 ppm of
+/// elapsed time to follow clock drift; a state is stale when its own offset exceeds that minimum by
+/// more than ``RuntimeSettings/maxStateAge``, i.e. when it spent that much longer in transit or
+/// queued than the best state did.
+///
+/// **Allocation.** ``control(for:routingID:now:into:)`` allocates nothing once a session exists:
+/// sessions are found by a hash of the routing id (bytes compared), counters are fixed arrays, and
+/// details are static strings.
+public final class RuntimeCore {
+    public let settings: RuntimeSettings
+    public let startTime: Int64
+    var logger: Logger
+
+    final class Session {
+        let id: UInt64
+        let routingID: [UInt8]
+        let robotID: String
+        let robotIDBytes: [UInt8]
+        let kind: RobotKind
+        let safeControl: [Double]
+        var lastSequence: UInt64 = 0
+        var minimumOffset: Int64 = .max
+        var lastReceive: Int64 = 0
+        var lastSeen: Int64
+        var statesReceived: UInt64 = 0
+        var controlsSent: UInt64 = 0
+        var fallbacks = [UInt64](repeating: 0, count: 16)
+        var deadlineMisses: UInt64 = 0
+        var latency = LatencyHistogram()
+
+        init(id: UInt64, routingID: [UInt8], robotID: String, kind: RobotKind, safeControl: [Double], now: Int64) {
+            self.id = id
+            self.routingID = routingID
+            self.robotID = robotID
+            robotIDBytes = Array(robotID.utf8)
+            self.kind = kind
+            self.safeControl = safeControl
+            lastSeen = now
+        }
+    }
+
+    struct Trial {
+        let id: UInt64
+        let task: String
+        let maxSteps: UInt32
+        var steps: UInt32 = 0
+    }
+
+    private var sessions: [UInt64: Session] = [:]
+    private var sessionByRobot: [String: UInt64] = [:]
+    private var policies: [String: CompiledPolicy] = [:]
+    private var trials: [String: Trial] = [:]
+    private var stoppedRobots: Set<String> = []
+    public private(set) var globalEmergencyStop = false
+    private var nextSessionID: UInt64 = 1
+    private var nextTrialID: UInt64
+    public private(set) var malformedMessages: UInt64 = 0
+    public private(set) var totalLatency = LatencyHistogram()
+
+    public init(settings: RuntimeSettings, now: Int64, logger: Logger = Logger(label: "pipps.runtime")) {
+        self.settings = settings
+        startTime = now
+        nextTrialID = settings.firstTrialID
+        self.logger = logger
+    }
+
+    // MARK: - Robots
+
+    /// The session key of a routing id: 64-bit FNV-1a of its bytes.
+    @inlinable
+    public static func key(_ routingID: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in routingID { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// Registers a robot (`Hello`); a robot id already registered moves to the new connection (a
+    /// robot that restarted or reconnected).
+    public func hello(_ hello: Pipps_V1_Hello, routingID: [UInt8], now: Int64) -> Outgoing {
+        func refuse(_ reason: String) -> Outgoing {
+            logger.warning("robot registration refused", metadata: ["robot": "\(hello.robotID)", "reason": "\(reason)"])
+            return Outgoing(routingID: routingID, message: .with {
+                $0.welcome = .with { $0.accepted = false; $0.reason = reason; $0.protocolVersion = WireProtocol.version }
+            })
+        }
+        let id = hello.robotID
+        guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+            return refuse("robot_id must be 1 to 64 printable ASCII characters without spaces")
+        }
+        guard let kind = hello.kind.robotKind else { return refuse("unknown robot kind \(hello.kind.rawValue)") }
+        guard hello.stateDimension == kind.stateDimension, hello.controlDimension == kind.controlDimension else {
+            return refuse("a \(kind.rawValue) has \(kind.stateDimension) state and \(kind.controlDimension) control values, not \(hello.stateDimension) and \(hello.controlDimension)")
+        }
+        guard hello.protocolVersion >= 1 else { return refuse("protocol_version must be at least 1") }
+        let key = routingID.withUnsafeBytes { Self.key($0) }
+        if let old = sessionByRobot[id], old != key { sessions[old] = nil }
+        if let previous = sessions[key], previous.robotID != id { sessionByRobot[previous.robotID] = nil }
+        let session = Session(id: nextSessionID, routingID: routingID, robotID: id, kind: kind,
+                              safeControl: settings.safeControl(kind), now: now)
+        nextSessionID += 1
+        sessions[key] = session
+        sessionByRobot[id] = key
+        if let policy = policies[id], policy.kind != kind {
+            logger.warning("deployed policy is for another robot kind; removed", metadata: ["robot": "\(id)", "policy": "\(policy.version)"])
+            policies[id] = nil
+        }
+        if let trial = trials[id] {
+            logger.warning("trial aborted: the robot registered again", metadata: ["robot": "\(id)", "trial": "\(trial.id)"])
+            trials[id] = nil
+        }
+        logger.info("robot registered", metadata: ["robot": "\(id)", "kind": "\(kind.rawValue)", "session": "\(session.id)", "firmware": "\(hello.firmwareVersion)"])
+        return Outgoing(routingID: routingID, message: .with {
+            $0.welcome = .with {
+                $0.accepted = true
+                $0.sessionID = session.id
+                $0.protocolVersion = min(hello.protocolVersion, WireProtocol.version)
+                $0.policyVersion = policies[id]?.version ?? 0
+            }
+        })
+    }
+
+    /// The control for one state. Writes the control into `control` (room for the largest control
+    /// dimension, 2) and says what it is.
+    public func control(for state: DecodedState, routingID: UnsafeRawBufferPointer, now: Int64,
+                        into control: UnsafeMutableBufferPointer<Double>) -> ControlDecision {
+        guard let session = sessions[Self.key(routingID)], session.routingID.elementsEqual(routingID),
+              session.robotIDBytes.elementsEqual(state.robotID)
+        else {
+            return ControlDecision(count: 0, policyVersion: 0, status: .fallback, reason: .notRegistered,
+                                   detail: "send Hello first (unknown robot or connection)", endedTrial: false)
+        }
+        session.lastSeen = now
+        session.statesReceived += 1
+        let m = session.kind.controlDimension
+        func fallback(_ reason: Pipps_V1_FallbackReason, _ detail: StaticString, status: Pipps_V1_ControlStatus = .fallback) -> ControlDecision {
+            for j in 0..<m { control[j] = session.safeControl[j] }
+            session.fallbacks[Int(reason.rawValue)] += 1
+            return ControlDecision(count: m, policyVersion: 0, status: status, reason: reason, detail: detail, endedTrial: false)
+        }
+        // Ordering and age first, so that the session's bookkeeping sees every state.
+        let inOrder = state.sequence > session.lastSequence
+        if inOrder { session.lastSequence = state.sequence }
+        let offset = now &- state.robotTimeNanoseconds
+        var age: Int64 = 0
+        if session.minimumOffset == .max {
+            session.minimumOffset = offset
+        } else {
+            session.minimumOffset &+= max(now - session.lastReceive, 0) / 10_000  // 100 ppm drift allowance
+            session.minimumOffset = min(session.minimumOffset, offset)
+            age = offset &- session.minimumOffset
+        }
+        session.lastReceive = now
+
+        if globalEmergencyStop || stoppedRobots.contains(session.robotID) {
+            return fallback(.emergencyStop, "emergency stop engaged", status: .stopped)
+        }
+        guard state.count == session.kind.stateDimension else { return fallback(.wrongDimension, "state has the wrong number of values") }
+        for v in state.values where !v.isFinite { return fallback(.nonFiniteState, "state contains NaN or infinity") }
+        guard inOrder else { return fallback(.outOfOrder, "sequence number not above the last one") }
+        guard age <= settings.maxStateAge else { return fallback(.staleState, "state older than max_state_age") }
+        guard let policy = policies[session.robotID] else { return fallback(.noPolicy, "no policy deployed") }
+        let out = UnsafeMutableBufferPointer(rebasing: control[0..<m])
+        guard policy.control(state: state.values, into: out) else { return fallback(.policyError, "policy gave a non-finite control") }
+        var decision = ControlDecision(count: m, policyVersion: policy.version, status: .ok, reason: .none, detail: "", endedTrial: false)
+        if var trial = trials[session.robotID], state.trialID == trial.id {
+            trial.steps += 1
+            if trial.maxSteps > 0, trial.steps >= trial.maxSteps {
+                decision.endedTrial = true
+            } else {
+                trials[session.robotID] = trial
+            }
+        }
+        return decision
+    }
+
+    /// Counts a sent control: its latency (state received → control sent) and deadline.
+    public func sent(routingID: UnsafeRawBufferPointer, latency: Int64) {
+        totalLatency.record(latency)
+        guard let session = sessions[Self.key(routingID)] else { return }
+        session.controlsSent += 1
+        session.latency.record(latency)
+        if latency > settings.deadline { session.deadlineMisses += 1 }
+    }
+
+    /// The `TrialStop` for a robot whose trial just reached `max_steps` (after ``control(for:routingID:now:into:)``
+    /// said `endedTrial`); the trial is then over.
+    public func trialStop(for routingID: UnsafeRawBufferPointer) -> Outgoing? {
+        guard let session = sessions[Self.key(routingID)], let trial = trials[session.robotID] else { return nil }
+        return endTrial(robot: session.robotID, trial: trial, reason: "")
+    }
+
+    private func endTrial(robot: String, trial: Trial, reason: String) -> Outgoing? {
+        trials[robot] = nil
+        logger.info("trial ended", metadata: ["robot": "\(robot)", "trial": "\(trial.id)", "steps": "\(trial.steps)", "reason": "\(reason.isEmpty ? "complete" : reason)"])
+        guard let key = sessionByRobot[robot], let session = sessions[key] else { return nil }
+        return Outgoing(routingID: session.routingID, message: .with {
+            $0.trialStop = .with { $0.trialID = trial.id; $0.reason = reason }
+        })
+    }
+
+    public func heartbeat(routingID: UnsafeRawBufferPointer, now: Int64) -> Bool {
+        guard let session = sessions[Self.key(routingID)] else { return false }
+        session.lastSeen = now
+        return true
+    }
+
+    public func goodbye(routingID: UnsafeRawBufferPointer, reason: String) {
+        let key = Self.key(routingID)
+        guard let session = sessions[key] else { return }
+        logger.info("robot left", metadata: ["robot": "\(session.robotID)", "reason": "\(reason)"])
+        if let trial = trials[session.robotID] { _ = endTrial(robot: session.robotID, trial: trial, reason: "robot left: \(reason)") }
+        sessions[key] = nil
+        sessionByRobot[session.robotID] = nil
+    }
+
+    public func countMalformed() { malformedMessages += 1 }
+
+    /// Drops sessions silent for longer than the session timeout (their trials are aborted).
+    public func expire(now: Int64) {
+        for (key, session) in sessions where now - session.lastSeen > settings.sessionTimeout {
+            logger.warning("robot timed out", metadata: ["robot": "\(session.robotID)"])
+            if let trial = trials[session.robotID] { _ = endTrial(robot: session.robotID, trial: trial, reason: "robot timed out") }
+            sessions[key] = nil
+            sessionByRobot[session.robotID] = nil
+        }
+    }
+
+    // MARK: - Operators
+
+    /// Carries out one admin request; returns the reply and the messages it makes for robots.
+    public func admin(_ request: Pipps_V1_AdminRequest, now: Int64) -> (reply: Pipps_V1_AdminReply, notices: [Outgoing]) {
+        var reply = Pipps_V1_AdminReply()
+        reply.requestID = request.requestID
+        var notices: [Outgoing] = []
+        func fail(_ error: String) {
+            reply.ok = false
+            reply.error = error
+            logger.warning("admin request refused", metadata: ["request": "\(request.requestID)", "error": "\(error)"])
+        }
+        switch request.body {
+        case .deploy(let deploy):
+            let robot = deploy.robotID
+            guard !robot.isEmpty else { fail("deploy: robot_id is empty"); break }
+            let kind = sessionByRobot[robot].flatMap { sessions[$0]?.kind } ?? deploy.policy.robotKind.robotKind
+            guard let kind else { fail("deploy: the policy names no robot kind and \(robot) is not registered"); break }
+            if let current = policies[robot], deploy.policy.version <= current.version {
+                fail("deploy: version \(deploy.policy.version) is not newer than the deployed \(current.version)"); break
+            }
+            do {
+                let compiled = try CompiledPolicy(deploy.policy, kind: kind, robotLimits: settings.limits(kind))
+                policies[robot] = compiled  // one reference store on the control thread: the swap is atomic
+                reply.ok = true
+                reply.policyVersion = compiled.version
+                logger.info("policy deployed", metadata: ["robot": "\(robot)", "version": "\(compiled.version)"])
+            } catch {
+                fail("deploy: \(error)")
+            }
+        case .startTrial(let start):
+            guard let key = sessionByRobot[start.robotID], let session = sessions[key] else {
+                fail("start_trial: robot '\(start.robotID)' is not connected"); break
+            }
+            guard !globalEmergencyStop, !stoppedRobots.contains(start.robotID) else { fail("start_trial: emergency stop is engaged"); break }
+            if let running = trials[start.robotID] { fail("start_trial: trial \(running.id) is still running"); break }
+            let trial = Trial(id: nextTrialID, task: start.task, maxSteps: start.maxSteps)
+            nextTrialID += 1
+            trials[start.robotID] = trial
+            reply.ok = true
+            reply.trialID = trial.id
+            logger.info("trial started", metadata: ["robot": "\(start.robotID)", "trial": "\(trial.id)", "task": "\(start.task)", "max_steps": "\(start.maxSteps)"])
+            notices.append(Outgoing(routingID: session.routingID, message: .with {
+                $0.trialStart = .with { $0.trialID = trial.id; $0.task = start.task; $0.maxSteps = start.maxSteps }
+            }))
+        case .stopTrial(let stop):
+            guard let trial = trials[stop.robotID], stop.trialID == 0 || stop.trialID == trial.id else {
+                fail("stop_trial: no trial \(stop.trialID == 0 ? "" : "\(stop.trialID) ")running on '\(stop.robotID)'"); break
+            }
+            reply.ok = true
+            reply.trialID = trial.id
+            if let n = endTrial(robot: stop.robotID, trial: trial, reason: stop.reason.isEmpty ? "stopped by operator" : stop.reason) { notices.append(n) }
+        case .emergencyStop(let stop):
+            let robots = stop.robotID.isEmpty ? Array(trials.keys) : [stop.robotID]
+            if stop.robotID.isEmpty { globalEmergencyStop = !stop.release } else if stop.release {
+                stoppedRobots.remove(stop.robotID)
+            } else {
+                stoppedRobots.insert(stop.robotID)
+            }
+            logger.critical("emergency stop \(stop.release ? "released" : "engaged")", metadata: ["robot": "\(stop.robotID.isEmpty ? "all" : stop.robotID)", "reason": "\(stop.reason)"])
+            if !stop.release {
+                for robot in robots {
+                    if let trial = trials[robot], let n = endTrial(robot: robot, trial: trial, reason: "emergency stop") { notices.append(n) }
+                }
+            }
+            reply.ok = true
+        case .status:
+            reply.ok = true
+            reply.status = status(now: now)
+        case nil:
+            fail("empty request")
+        }
+        return (reply, notices)
+    }
+
+    /// The runtime's state for operators.
+    public func status(now: Int64) -> Pipps_V1_RuntimeStatus {
+        .with {
+            $0.runtimeVersion = PIPPSVersion.string
+            $0.uptimeNs = now - startTime
+            $0.globalEmergencyStop = globalEmergencyStop
+            $0.malformedMessages = malformedMessages
+            $0.robots = sessions.values.sorted { $0.robotID < $1.robotID }.map { s in
+                .with {
+                    $0.robotID = s.robotID
+                    $0.sessionID = s.id
+                    $0.policyVersion = policies[s.robotID]?.version ?? 0
+                    $0.trialID = trials[s.robotID]?.id ?? 0
+                    $0.emergencyStopped = globalEmergencyStop || stoppedRobots.contains(s.robotID)
+                    $0.statesReceived = s.statesReceived
+                    $0.controlsSent = s.controlsSent
+                    for (raw, n) in s.fallbacks.enumerated() where n > 0 {
+                        let name = Pipps_V1_FallbackReason(rawValue: raw)?.protoName ?? "\(raw)"
+                        $0.fallbacks[name] = n
+                    }
+                    $0.deadlineMisses = s.deadlineMisses
+                    $0.latency = .with { l in
+                        l.count = s.latency.count
+                        l.p50Us = Double(s.latency.quantile(0.5)) / 1000
+                        l.p99Us = Double(s.latency.quantile(0.99)) / 1000
+                        l.p999Us = Double(s.latency.quantile(0.999)) / 1000
+                        l.maxUs = Double(s.latency.maximum) / 1000
+                    }
+                    $0.lastSeenAgoNs = now - s.lastSeen
+                }
+            }
+        }
+    }
+
+    /// Installs a policy read at start-up (from the configuration), as a deploy would.
+    public func deploy(_ policy: Pipps_V1_Policy, robot: String, now: Int64) throws {
+        var request = Pipps_V1_AdminRequest()
+        request.deploy = .with { $0.robotID = robot; $0.policy = policy }
+        let reply = admin(request, now: now).reply
+        guard reply.ok else { throw PolicyRefusal(reply.error) }
+    }
+}
+
+/// The version the runtime reports.
+public enum PIPPSVersion {
+    public static let string = "0.1.0"
+}
