@@ -179,12 +179,19 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
+            dependencies: [
+                "Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport", "ControlRuntime", "ZeroMQ",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ControlRuntimeTests",
-            dependencies: ["ControlRuntime", "ZeroMQ", "Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport"],
+            dependencies: [
+                "ControlRuntime", "ZeroMQ", "Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

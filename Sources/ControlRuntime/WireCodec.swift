@@ -39,7 +39,8 @@ public enum WireCodec {
         state.reset()
         var reader = Reader(bytes)
         while !reader.atEnd {
-            guard let key = reader.varint() else { return false }
+            // Field numbers run from 1 to 2^29 − 1; anything else is malformed.
+            guard let key = reader.varint(), key >> 3 >= 1, key >> 3 < 1 << 29 else { return false }
             let field = key >> 3, wire = key & 7
             switch (field, wire) {
             case (1, 2):

@@ -39,3 +39,83 @@ public func runProcess(
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// A program running in the background for an integration test: its standard output is read line
+/// by line (for "ready" lines), everything else goes to a log file shown on failure.
+public final class BackgroundProcess: @unchecked Sendable {
+    public let process = Process()
+    private let stdoutPipe = Pipe()
+    private let lock = NSLock()
+    private var lines: [String] = []
+    private var partial = ""
+    public let logURL: URL
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("pipps-bg-\(UUID().uuidString.prefix(8)).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        process.standardOutput = stdoutPipe
+        process.standardError = try FileHandle(forWritingTo: logURL)
+        stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let data = h.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock()
+            self.partial += String(decoding: data, as: UTF8.self)
+            while let nl = self.partial.firstIndex(of: "\n") {
+                self.lines.append(String(self.partial[..<nl]))
+                self.partial = String(self.partial[self.partial.index(after: nl)...])
+            }
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    /// Lines printed so far.
+    public var output: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+    }
+
+    /// Waits up to `timeout` seconds for a line starting with `prefix`.
+    public func waitForLine(startingWith prefix: String, timeout: Double = 20) -> String? {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if let line = output.first(where: { $0.hasPrefix(prefix) }) { return line }
+            if !process.isRunning { return output.first(where: { $0.hasPrefix(prefix) }) }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return nil
+    }
+
+    /// Standard error and anything else the program logged.
+    public var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits (up to `timeout` s) for the exit; returns the status.
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, timeout: Double = 10) -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        return process.terminationStatus
+    }
+
+    /// Waits for the program to end by itself (up to `timeout` s; then kills it).
+    @discardableResult
+    public func wait(timeout: Double = 60) -> Int32 {
+        let end = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
+        return process.isRunning ? stop(signal: SIGKILL) : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        stdoutPipe.fileHandleForReading.readabilityHandler = nil
+        try? FileManager.default.removeItem(at: logURL)
+    }
+}

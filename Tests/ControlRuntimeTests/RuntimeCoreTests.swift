@@ -1,0 +1,334 @@
+import ControlRuntime
+import Foundation
+import LinearAlgebra
+import Logging
+import Messages
+import Policies
+import Robots
+import Testing
+
+/// Policies for tests: RBF (PILCO-like) or linear, for either robot.
+enum TestPolicies {
+    static func rbf(_ kind: RobotKind, version: UInt64, seed: UInt64 = 1, limits: [Double]? = nil) -> Pipps_V1_Policy {
+        var rng = SeededGenerator(seed: seed)
+        let rep = StateRepresentation(kind)
+        let transform = InputTransform(stateDimension: rep.dimension, angleIndices: rep.angleIndices)
+        var policy = RBFPolicy.random(transform: transform, controlLimits: limits ?? kind.controlLimits, basisCount: 10,
+                                      centreMean: [Double](repeating: 0, count: rep.dimension),
+                                      centreStandardDeviations: [Double](repeating: 1, count: rep.dimension), using: &rng)
+        for i in policy.weights.storage.indices { policy.weights.storage[i] *= 10 }
+        return Pipps_V1_Policy(policy, version: version, robotKind: kind)
+    }
+
+    /// A constant policy: z = b (zero weights), so every control is sat(b).
+    static func constant(_ kind: RobotKind, version: UInt64, bias: Double) -> Pipps_V1_Policy {
+        let rep = StateRepresentation(kind)
+        let transform = InputTransform(stateDimension: rep.dimension, angleIndices: rep.angleIndices)
+        let m = kind.controlDimension
+        let policy = LinearPolicy(transform: transform, controlLimits: kind.controlLimits,
+                                  weights: Matrix(rows: m, columns: transform.inputDimension), bias: [Double](repeating: bias, count: m))
+        return Pipps_V1_Policy(policy, version: version, robotKind: kind)
+    }
+}
+
+@Suite("Compiled policies")
+struct CompiledPolicyTests {
+    @Test(arguments: RobotKind.allCases)
+    func sameControlsAsThePolicyLibrary(kind: RobotKind) throws {
+        var rng = SeededGenerator(seed: 5)
+        let rep = StateRepresentation(kind)
+        for wire in [TestPolicies.rbf(kind, version: 1), TestPolicies.constant(kind, version: 2, bias: 0.3)] {
+            let compiled = try CompiledPolicy(wire, kind: kind, robotLimits: kind.controlLimits)
+            let reference = try wire.makePolicy()
+            var out = [Double](repeating: .nan, count: kind.controlDimension)
+            for _ in 0..<50 {
+                let state = (0..<kind.stateDimension).map { _ in 0.7 * rng.nextGaussian() }
+                let ok = state.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { compiled.control(state: s, into: $0) } }
+                #expect(ok)
+                let expected = reference.control(for: rep.learningState(from: state))
+                for (a, b) in zip(out, expected) { #expect(abs(a - b) <= 1e-9 * max(1, abs(b)), "\(out) vs \(expected)") }
+                for (u, l) in zip(out, kind.controlLimits) { #expect(abs(u) <= l) }
+            }
+        }
+    }
+
+    @Test func policiesThatDoNotFitTheRobotAreRefused() throws {
+        func refusal(_ wire: Pipps_V1_Policy, _ kind: RobotKind, limits: [Double]? = nil) -> String? {
+            do { _ = try CompiledPolicy(wire, kind: kind, robotLimits: limits ?? kind.controlLimits); return nil } catch { return "\(error)" }
+        }
+        #expect(refusal(TestPolicies.rbf(.cartPole, version: 1), .unicycle)?.contains("cannot drive") == true)
+        #expect(refusal(TestPolicies.rbf(.cartPole, version: 1, limits: [20]), .cartPole)?.contains("exceeds") == true)
+        #expect(refusal(TestPolicies.rbf(.cartPole, version: 1), .cartPole, limits: [5])?.contains("exceeds") == true)
+        var noVersion = TestPolicies.rbf(.cartPole, version: 1)
+        noVersion.version = 0
+        #expect(refusal(noVersion, .cartPole)?.contains("version") == true)
+        var corrupt = TestPolicies.rbf(.cartPole, version: 1)
+        corrupt.rbf.weights[0] = .nan
+        #expect(refusal(corrupt, .cartPole)?.contains("non-finite") == true)
+        var short = TestPolicies.rbf(.cartPole, version: 1)
+        short.rbf.centres.removeLast()
+        #expect(refusal(short, .cartPole) != nil)
+        // Lower limits than the robot's are safe and accepted.
+        #expect(refusal(TestPolicies.rbf(.cartPole, version: 1, limits: [5]), .cartPole) == nil)
+    }
+}
+
+@Suite("Latency histogram")
+struct LatencyHistogramTests {
+    @Test func quantilesWithinThreePercentOfExact() {
+        var rng = SeededGenerator(seed: 2)
+        var h = LatencyHistogram()
+        var values: [Int64] = []
+        for _ in 0..<20_000 {
+            let v = Int64(exp(10 + 2 * rng.nextGaussian()))
+            values.append(v)
+            h.record(v)
+        }
+        values.sort()
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            let exact = Double(values[Int((q * Double(values.count)).rounded(.up)) - 1])
+            let got = Double(h.quantile(q))
+            #expect(got >= exact && got <= exact * 1.04, "q \(q): \(got) vs \(exact)")
+        }
+        #expect(h.quantile(1) == values.last!)
+        #expect(h.maximum == values.last! && h.count == 20_000)
+    }
+}
+
+/// A robot connection as the core sees it, on a virtual clock.
+final class VirtualRobot {
+    let routing: [UInt8]
+    let id: String
+    let kind: RobotKind
+    var sequence: UInt64 = 0
+    let decoded = DecodedState()
+    var out = [Double](repeating: .nan, count: 4)
+
+    init(_ id: String, kind: RobotKind = .cartPole, routing: UInt8) {
+        self.id = id
+        self.kind = kind
+        self.routing = [0, 0, 0, 0, routing]
+    }
+
+    func hello(_ core: RuntimeCore, now: Int64, stateDimension: Int? = nil) -> Pipps_V1_Welcome {
+        core.hello(.with {
+            $0.robotID = id; $0.kind = Pipps_V1_RobotKind(kind); $0.protocolVersion = 1
+            $0.stateDimension = UInt32(stateDimension ?? kind.stateDimension); $0.controlDimension = UInt32(kind.controlDimension)
+        }, routingID: routing, now: now).message.welcome
+    }
+
+    /// Sends one state (sampled `transit` ns before `now`) and returns the decision.
+    func step(_ core: RuntimeCore, now: Int64, transit: Int64 = 1_000_000, state: [Double]? = nil, sequence seq: UInt64? = nil,
+              trial: UInt64 = 0) throws -> ControlDecision {
+        if seq == nil { sequence += 1 }
+        let message = Pipps_V1_RobotMessage.with {
+            $0.state = .with {
+                $0.robotID = id; $0.sequence = seq ?? sequence; $0.robotTimeNs = now - transit; $0.trialID = trial
+                $0.state = state ?? [Double](repeating: 0.1, count: kind.stateDimension)
+            }
+        }
+        let bytes: [UInt8] = try message.serializedBytes()
+        return bytes.withUnsafeBytes { raw in
+            #expect(WireCodec.decodeState(raw, into: decoded) == .state)
+            return routing.withUnsafeBytes { r in
+                out.withUnsafeMutableBufferPointer { core.control(for: decoded, routingID: r, now: now, into: $0) }
+            }
+        }
+    }
+}
+
+@Suite("Runtime decisions (virtual clock)")
+struct RuntimeCoreTests {
+    static let second: Int64 = 1_000_000_000
+    static let step: Int64 = 100_000_000
+
+    func makeCore(_ configure: (inout RuntimeSettings) -> Void = { _ in }) -> RuntimeCore {
+        var settings = RuntimeSettings()
+        configure(&settings)
+        return RuntimeCore(settings: settings, now: 0, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    func deploy(_ core: RuntimeCore, _ robot: String, _ policy: Pipps_V1_Policy, now: Int64 = 0) -> Pipps_V1_AdminReply {
+        core.admin(.with { $0.requestID = 9; $0.deploy = .with { $0.robotID = robot; $0.policy = policy } }, now: now).reply
+    }
+
+    @Test func registrationIsCheckedAndAnswered() throws {
+        let core = makeCore()
+        let robot = VirtualRobot("cp-1", routing: 1)
+        #expect(robot.hello(core, now: 0, stateDimension: 5).accepted == false)
+        let bad = VirtualRobot("has space", routing: 2)
+        #expect(bad.hello(core, now: 0).accepted == false)
+        let welcome = robot.hello(core, now: 0)
+        #expect(welcome.accepted && welcome.sessionID > 0 && welcome.policyVersion == 0)
+        // A state from a connection that never said Hello: not registered, no control values.
+        let stranger = VirtualRobot("cp-2", routing: 3)
+        let d = try stranger.step(core, now: Self.step)
+        #expect(d.reason == .notRegistered && d.count == 0)
+    }
+
+    @Test func everyFallbackHasItsReasonAndOthersAreStillServed() throws {
+        let core = makeCore { $0.safeControls[.cartPole] = [1.5] }
+        let a = VirtualRobot("a", routing: 1), b = VirtualRobot("b", routing: 2)
+        _ = a.hello(core, now: 0)
+        _ = b.hello(core, now: 0)
+        var now = Self.step
+        // No policy yet.
+        #expect(try a.step(core, now: now).reason == .noPolicy)
+        #expect(a.out[0] == 1.5)
+        #expect(deploy(core, "a", TestPolicies.constant(.cartPole, version: 1, bias: 0.2)).ok)
+        #expect(deploy(core, "b", TestPolicies.constant(.cartPole, version: 1, bias: -0.2)).ok)
+        let expected = Saturation(limit: 10).value(0.2)
+        func healthyB() throws {
+            let d = try b.step(core, now: now)
+            #expect(d.status == .ok && d.policyVersion == 1 && b.out[0] == -expected)
+        }
+        now += Self.step
+        var d = try a.step(core, now: now)
+        #expect(d.status == .ok && d.policyVersion == 1 && a.out[0] == expected)
+        try healthyB()
+
+        now += Self.step
+        d = try a.step(core, now: now, state: [0, .nan, 0, 0])
+        #expect(d.status == .fallback && d.reason == .nonFiniteState && a.out[0] == 1.5 && d.policyVersion == 0)
+        try healthyB()
+        now += Self.step
+        #expect(try a.step(core, now: now, state: [0, .infinity, 0, 0]).reason == .nonFiniteState)
+        now += Self.step
+        #expect(try a.step(core, now: now, state: [0, 0, 0]).reason == .wrongDimension)
+        try healthyB()
+        now += Self.step
+        #expect(try a.step(core, now: now, sequence: a.sequence).reason == .outOfOrder)  // duplicate
+        now += Self.step
+        #expect(try a.step(core, now: now, sequence: a.sequence - 3).reason == .outOfOrder)  // older
+        try healthyB()
+        now += Self.step
+        // Transit 80 ms longer than the best seen (1 ms): stale at the default 50 ms.
+        #expect(try a.step(core, now: now, transit: 81_000_000).reason == .staleState)
+        now += Self.step
+        #expect(try a.step(core, now: now, transit: 30_000_000).status == .ok)
+        // Emergency stop on a only; then global; then released.
+        _ = core.admin(.with { $0.emergencyStop = .with { $0.robotID = "a" } }, now: now)
+        now += Self.step
+        d = try a.step(core, now: now)
+        #expect(d.status == .stopped && d.reason == .emergencyStop && a.out[0] == 1.5)
+        try healthyB()
+        _ = core.admin(.with { $0.emergencyStop = .with { $0.robotID = "a"; $0.release = true } }, now: now)
+        _ = core.admin(.with { $0.emergencyStop = .with { $0.robotID = "" } }, now: now)
+        now += Self.step
+        #expect(try a.step(core, now: now).status == .stopped)
+        #expect(try b.step(core, now: now).status == .stopped)
+        _ = core.admin(.with { $0.emergencyStop = .with { $0.release = true } }, now: now)
+        now += Self.step
+        #expect(try a.step(core, now: now).status == .ok)
+        try healthyB()
+
+        let status = core.status(now: now)
+        let sa = try #require(status.robots.first { $0.robotID == "a" })
+        #expect(sa.fallbacks["FALLBACK_REASON_NON_FINITE_STATE"] == 2)
+        #expect(sa.fallbacks["FALLBACK_REASON_WRONG_DIMENSION"] == 1)
+        #expect(sa.fallbacks["FALLBACK_REASON_OUT_OF_ORDER"] == 2)
+        #expect(sa.fallbacks["FALLBACK_REASON_STALE_STATE"] == 1)
+        #expect(sa.fallbacks["FALLBACK_REASON_NO_POLICY"] == 1)
+        #expect(sa.fallbacks["FALLBACK_REASON_EMERGENCY_STOP"] == 2)
+        let sb = try #require(status.robots.first { $0.robotID == "b" })
+        #expect(sb.fallbacks["FALLBACK_REASON_EMERGENCY_STOP"] == 1 && sb.fallbacks.count == 1)
+    }
+
+    @Test func staleStateFollowsTheBestTransitNotTheClockOffset() throws {
+        let core = makeCore()
+        let robot = VirtualRobot("r", routing: 1)
+        _ = robot.hello(core, now: 0)
+        _ = deploy(core, "r", TestPolicies.constant(.cartPole, version: 1, bias: 0))
+        // A robot clock 1 hour behind: offsets are huge but constant, so nothing is stale.
+        var now: Int64 = 0
+        for _ in 0..<20 {
+            now += Self.step
+            #expect(try robot.step(core, now: now, transit: 3600 * Self.second + 2_000_000).status == .ok)
+        }
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: 3600 * Self.second + 60_000_000).reason == .staleState)
+    }
+
+    @Test func hotSwapRefusesBadPoliciesAndKeepsTheOldOne() throws {
+        let core = makeCore()
+        let robot = VirtualRobot("r", routing: 1)
+        _ = robot.hello(core, now: 0)
+        #expect(deploy(core, "r", TestPolicies.constant(.cartPole, version: 3, bias: 0.1)).policyVersion == 3)
+        var refused = deploy(core, "r", TestPolicies.constant(.cartPole, version: 2, bias: 0.5))
+        #expect(!refused.ok && refused.error.contains("not newer"))
+        refused = deploy(core, "r", TestPolicies.constant(.unicycle, version: 4, bias: 0.5))
+        #expect(!refused.ok && refused.error.contains("cannot drive"))
+        var corrupt = TestPolicies.rbf(.cartPole, version: 5)
+        corrupt.rbf.widths = [-1]
+        #expect(!deploy(core, "r", corrupt).ok)
+        let d = try robot.step(core, now: Self.step)
+        #expect(d.policyVersion == 3 && robot.out[0] == Saturation(limit: 10).value(0.1))
+        #expect(deploy(core, "r", TestPolicies.constant(.cartPole, version: 4, bias: -0.1)).ok)
+        #expect(try robot.step(core, now: 2 * Self.step).policyVersion == 4)
+        #expect(robot.out[0] == Saturation(limit: 10).value(-0.1))
+    }
+
+    @Test func trialsStartEndAtMaxStepsAndStop() throws {
+        let core = makeCore()
+        let robot = VirtualRobot("r", routing: 1)
+        _ = robot.hello(core, now: 0)
+        _ = deploy(core, "r", TestPolicies.constant(.cartPole, version: 1, bias: 0))
+        let (reply, notices) = core.admin(.with { $0.startTrial = .with { $0.robotID = "r"; $0.task = "cartpole-angle"; $0.maxSteps = 3 } }, now: 0)
+        #expect(reply.ok && reply.trialID == 1)
+        #expect(notices.count == 1 && notices[0].message.trialStart.trialID == 1 && notices[0].routingID == robot.routing)
+        // A second start while one runs is refused.
+        #expect(!core.admin(.with { $0.startTrial = .with { $0.robotID = "r" } }, now: 0).reply.ok)
+        var now: Int64 = 0
+        for i in 1...3 {
+            now += Self.step
+            let d = try robot.step(core, now: now, trial: 1)
+            #expect(d.endedTrial == (i == 3))
+        }
+        let stop = robot.routing.withUnsafeBytes { core.trialStop(for: $0) }
+        #expect(stop?.message.trialStop.trialID == 1)
+        #expect(core.status(now: now).robots[0].trialID == 0)
+        // Next trial gets the next id; stop_trial ends it with a notice to the robot.
+        let next = core.admin(.with { $0.startTrial = .with { $0.robotID = "r" } }, now: now).reply
+        #expect(next.trialID == 2)
+        let stopped = core.admin(.with { $0.stopTrial = .with { $0.robotID = "r"; $0.reason = "enough" } }, now: now)
+        #expect(stopped.reply.ok && stopped.notices.first?.message.trialStop.reason == "enough")
+        #expect(!core.admin(.with { $0.startTrial = .with { $0.robotID = "nobody" } }, now: now).reply.ok)
+    }
+
+    @Test func silentRobotsLoseTheirSessionAndReconnectsMove() throws {
+        let core = makeCore()
+        let robot = VirtualRobot("r", routing: 1)
+        _ = robot.hello(core, now: 0)
+        core.expire(now: 2 * Self.second)
+        #expect(core.status(now: 2 * Self.second).robots.count == 1)
+        core.expire(now: 4 * Self.second)
+        #expect(core.status(now: 4 * Self.second).robots.isEmpty)
+        #expect(try robot.step(core, now: 4 * Self.second).reason == .notRegistered)
+        // The same robot id from a new connection replaces the old session.
+        _ = robot.hello(core, now: 5 * Self.second)
+        let moved = VirtualRobot("r", routing: 7)
+        let w = moved.hello(core, now: 5 * Self.second)
+        #expect(w.accepted)
+        #expect(try robot.step(core, now: 6 * Self.second).reason == .notRegistered)
+        #expect(try moved.step(core, now: 6 * Self.second).reason == .noPolicy)
+        #expect(core.status(now: 6 * Self.second).robots.count == 1)
+    }
+
+    @Test func configurationFileIsReadAndCheckedStrictly() throws {
+        let yaml = """
+            robot_endpoint: tcp://0.0.0.0:7800
+            max_state_age_ms: 30
+            deadline_ms: 5
+            robots:
+              cartpole:
+                safe_control: [0.5]
+            """
+        let c = try RuntimeConfiguration.load(yaml: yaml)
+        #expect(c.robotEndpoint == "tcp://0.0.0.0:7800" && c.settings.maxStateAge == 30_000_000 && c.settings.deadline == 5_000_000)
+        #expect(c.settings.safeControl(.cartPole) == [0.5] && c.security == nil)
+        #expect(throws: RuntimeConfigurationError.self) { try RuntimeConfiguration.load(yaml: "max_state_age: 30") }
+        #expect(throws: RuntimeConfigurationError.self) { try RuntimeConfiguration.load(yaml: "robots:\n  cartpole:\n    safe_control: [20]") }
+        #expect(throws: RuntimeConfigurationError.self) { try RuntimeConfiguration.load(yaml: "robots:\n  tank: {}") }
+        #expect(throws: (any Error).self) { try RuntimeConfiguration.load(yaml: "deadline_ms: fast") }
+    }
+}
