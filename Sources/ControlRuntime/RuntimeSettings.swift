@@ -111,7 +111,7 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         if let s = file.security {
             func key(_ value: String, secret: Bool = false) throws -> String {
                 if value.count == 40 { return value }
-                let url = URL(fileURLWithPath: value, relativeTo: directory)
+                let url = value.hasPrefix("/") || directory == nil ? URL(fileURLWithPath: value) : directory!.appendingPathComponent(value)
                 guard let text = try? String(contentsOf: url, encoding: .utf8) else {
                     throw RuntimeConfigurationError("security: '\(value)' is neither a 40-character Z85 key nor a readable key file")
                 }

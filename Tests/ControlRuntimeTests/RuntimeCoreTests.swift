@@ -5,7 +5,9 @@ import Logging
 import Messages
 import Policies
 import Robots
+import TestSupport
 import Testing
+import ZeroMQ
 
 /// Policies for tests: RBF (PILCO-like) or linear, for either robot.
 enum TestPolicies {
@@ -330,5 +332,26 @@ struct RuntimeCoreTests {
         #expect(throws: RuntimeConfigurationError.self) { try RuntimeConfiguration.load(yaml: "robots:\n  cartpole:\n    safe_control: [20]") }
         #expect(throws: RuntimeConfigurationError.self) { try RuntimeConfiguration.load(yaml: "robots:\n  tank: {}") }
         #expect(throws: (any Error).self) { try RuntimeConfiguration.load(yaml: "deadline_ms: fast") }
+    }
+
+    @Test func theExampleConfigurationLoads() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("keys"), withIntermediateDirectories: true)
+        var keys: [String: CurveKeyPair] = [:]
+        for name in ["runtime", "cartpole-01", "operator"] {
+            let k = try CurveKeyPair.generate()
+            keys[name] = k
+            try KeyFile.text(publicKey: k.publicKey, secretKey: k.secretKey, comment: name)
+                .write(to: dir.appendingPathComponent("keys/\(name).key"), atomically: true, encoding: .utf8)
+            try KeyFile.text(publicKey: k.publicKey, secretKey: nil, comment: name)
+                .write(to: dir.appendingPathComponent("keys/\(name).pub"), atomically: true, encoding: .utf8)
+        }
+        let text = try String(contentsOf: RepositoryPaths.root.appendingPathComponent("deploy/pipps-runtime.yaml"), encoding: .utf8)
+        let c = try RuntimeConfiguration.load(yaml: text, relativeTo: dir)
+        #expect(c.security?.serverSecretKey == keys["runtime"]?.secretKey)
+        #expect(c.security?.robotKeys == [keys["cartpole-01"]!.publicKey])
+        #expect(c.security?.operatorKeys == [keys["operator"]!.publicKey])
+        #expect(c.robotEndpoint == "tcp://0.0.0.0:7700" && c.settings.sessionTimeout == 3_000_000_000)
     }
 }
