@@ -86,11 +86,8 @@ struct FirmwareSim: ParsableCommand {
         let task = Task.named(taskName, noiseMultiplier: noise)!
         var keys: CurveKeyPair?, server: String?
         if let key, let serverKey {
-            guard let text = try? String(contentsOfFile: key, encoding: .utf8), let secret = keyValue("secret-key", in: text) else {
-                throw ValidationError("no secret key in \(key)")
-            }
-            keys = try CurveKeyPair(secretKey: secret)
-            server = serverKey.count == 40 ? serverKey : (try? String(contentsOfFile: serverKey, encoding: .utf8)).flatMap { keyValue("public-key", in: $0) }
+            do { keys = try KeyFile.keyPair(secretKeyFile: key) } catch { throw ValidationError("\(error)") }
+            server = KeyFile.publicKey(serverKey)
             guard server != nil else { throw ValidationError("--server-key is neither a Z85 key nor a public key file") }
         }
         let stop = StopSignal()
@@ -111,15 +108,6 @@ struct FirmwareSim: ParsableCommand {
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }
-}
-
-func keyValue(_ name: String, in text: String) -> String? {
-    for raw in text.split(whereSeparator: \.isNewline) {
-        let line = raw.trimmingCharacters(in: .whitespaces)
-        guard line.hasPrefix(name), let q1 = line.firstIndex(of: "\""), let q2 = line.lastIndex(of: "\""), q1 < q2 else { continue }
-        return String(line[line.index(after: q1)..<q2])
-    }
-    return nil
 }
 
 final class StopSignal: @unchecked Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Robots
 import Yams
+import ZeroMQ
 
 /// What the runtime's decisions depend on. Durations in nanoseconds.
 public struct RuntimeSettings: Sendable, Equatable {
@@ -214,26 +215,5 @@ private func rejectUnknownKeys(_ decoder: any Decoder, known: [String]) throws {
     for key in c.allKeys where !known.contains(key.stringValue) {
         let path = (decoder.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
         throw RuntimeConfigurationError("configuration: unknown key '\(path)'; known here: \(known.joined(separator: ", "))")
-    }
-}
-
-/// Key files as `pipps keys` writes them: `public-key = "…"` / `secret-key = "…"` lines (the
-/// format of libzmq's zcert files, minus the metadata), or a bare key.
-public enum KeyFile {
-    /// The value of `name` (`public-key` or `secret-key`) in a key file's text.
-    public static func key(_ name: String, in text: String) -> String? {
-        for raw in text.split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            guard line.hasPrefix(name), let q1 = line.firstIndex(of: "\""), let q2 = line.lastIndex(of: "\""), q1 < q2 else { continue }
-            return String(line[line.index(after: q1)..<q2])
-        }
-        return nil
-    }
-
-    /// The text of a key file for `keys`; `includeSecret` false gives the shareable public file.
-    public static func text(publicKey: String, secretKey: String?, comment: String) -> String {
-        var s = "#   \(comment)\n#   ZeroMQ CURVE key (Z85). Keep the secret file private (mode 0600).\npublic-key = \"\(publicKey)\"\n"
-        if let secretKey { s += "secret-key = \"\(secretKey)\"\n" }
-        return s
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import CZeroMQ
 
 /// A CURVE key pair in Z85 text form (40 characters each), as libzmq and `pipps keys` write them.
@@ -84,5 +85,40 @@ extension Socket {
         try setOption(ZMQ_CURVE_SERVERKEY, bytes: server, name: "ZMQ_CURVE_SERVERKEY")
         try setOption(ZMQ_CURVE_PUBLICKEY, bytes: pub, name: "ZMQ_CURVE_PUBLICKEY")
         try setOption(ZMQ_CURVE_SECRETKEY, bytes: sec, name: "ZMQ_CURVE_SECRETKEY")
+    }
+}
+
+/// Key files as `pipps keys` writes them: `public-key = "…"` / `secret-key = "…"` lines (the
+/// format of libzmq's zcert files, minus the metadata), or a bare key.
+public enum KeyFile {
+    /// The value of `name` (`public-key` or `secret-key`) in a key file's text.
+    public static func key(_ name: String, in text: String) -> String? {
+        for raw in text.split(whereSeparator: \.isNewline) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            guard line.hasPrefix(name), let q1 = line.firstIndex(of: "\""), let q2 = line.lastIndex(of: "\""), q1 < q2 else { continue }
+            return String(line[line.index(after: q1)..<q2])
+        }
+        return nil
+    }
+
+    /// The key pair in a secret key file.
+    public static func keyPair(secretKeyFile path: String) throws -> CurveKeyPair {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let secret = key("secret-key", in: text) else {
+            throw ZMQError(code: ZMQError.Code.invalidArgument, operation: "no secret key in \(path)")
+        }
+        return try CurveKeyPair(secretKey: secret)
+    }
+
+    /// A public key given as a 40-character Z85 string or as a key file holding one.
+    public static func publicKey(_ keyOrFile: String) -> String? {
+        if CurveKeyPair.isValidZ85Key(keyOrFile) { return keyOrFile }
+        return (try? String(contentsOfFile: keyOrFile, encoding: .utf8)).flatMap { key("public-key", in: $0) }
+    }
+
+    /// The text of a key file; without `secretKey`, the shareable public file.
+    public static func text(publicKey: String, secretKey: String?, comment: String) -> String {
+        var s = "#   \(comment)\n#   ZeroMQ CURVE key (Z85). Keep the secret file private (mode 0600).\npublic-key = \"\(publicKey)\"\n"
+        if let secretKey { s += "secret-key = \"\(secretKey)\"\n" }
+        return s
     }
 }

@@ -24,6 +24,8 @@ enum Samples {
     static let heartbeat = Pipps_V1_Heartbeat.with { $0.timeNs = 1_234_567_890_123 }
     static let goodbye = Pipps_V1_Goodbye.with { $0.reason = "battery low" }
     static let protocolError = Pipps_V1_ProtocolError.with { $0.message = "malformed message (3 bytes)" }
+    static let trialStart = Pipps_V1_TrialStart.with { $0.trialID = 12; $0.task = "cartpole-angle"; $0.maxSteps = 30 }
+    static let trialStop = Pipps_V1_TrialStop.with { $0.trialID = 12; $0.reason = "emergency stop" }
     static let robotMessage = Pipps_V1_RobotMessage.with { $0.state = state }
     static let runtimeMessage = Pipps_V1_RuntimeMessage.with { $0.control = control }
     static let rbf = Pipps_V1_RBFNetwork.with {
@@ -66,7 +68,7 @@ enum Samples {
     }
 
     static let all: [any SwiftProtobuf.Message] = [
-        hello, welcome, state, control, heartbeat, goodbye, protocolError, robotMessage, runtimeMessage,
+        hello, welcome, state, control, heartbeat, goodbye, protocolError, trialStart, trialStop, robotMessage, runtimeMessage,
         rbf, linear, policy, deploy, startTrial, stopTrial, emergencyStop, statusRequest, adminRequest,
         latency, robotStatus, runtimeStatus, adminReply, trialHeader, trialStep, trialEnd,
     ]
@@ -105,6 +107,7 @@ struct RoundTripTests {
         }
         let runtimeBodies: [Pipps_V1_RuntimeMessage.OneOf_Body] = [
             .welcome(Samples.welcome), .control(Samples.control), .heartbeat(Samples.heartbeat), .error(Samples.protocolError),
+            .trialStart(Samples.trialStart), .trialStop(Samples.trialStop),
         ]
         for body in runtimeBodies {
             let m = Pipps_V1_RuntimeMessage.with { $0.body = body }

@@ -33,11 +33,8 @@ struct Admin: ParsableCommand {
         func client() throws -> AdminClient {
             var keys: CurveKeyPair?, server: String?
             if let key, let serverKey {
-                guard let text = try? String(contentsOfFile: key, encoding: .utf8), let secret = KeyFile.key("secret-key", in: text) else {
-                    throw ValidationError("no secret key in \(key)")
-                }
-                keys = try CurveKeyPair(secretKey: secret)
-                server = serverKey.count == 40 ? serverKey : (try? String(contentsOfFile: serverKey, encoding: .utf8)).flatMap { KeyFile.key("public-key", in: $0) }
+                do { keys = try KeyFile.keyPair(secretKeyFile: key) } catch { throw ValidationError("\(error)") }
+                server = KeyFile.publicKey(serverKey)
                 guard server != nil else { throw ValidationError("--server-key is neither a Z85 key nor a public key file") }
             }
             return try AdminClient(endpoint: endpoint, keys: keys, serverPublicKey: server, timeoutMilliseconds: Int(timeout * 1000))
