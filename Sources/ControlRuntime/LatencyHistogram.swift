@@ -7,7 +7,6 @@ public struct LatencyHistogram: Sendable, Equatable {
     private var counts: [UInt64]
     public private(set) var count: UInt64 = 0
     public private(set) var maximum: Int64 = 0
-    public private(set) var sum: Double = 0
 
     public init() {
         counts = [UInt64](repeating: 0, count: Self.bucketCount)
@@ -32,7 +31,6 @@ public struct LatencyHistogram: Sendable, Equatable {
         let v = UInt64(max(nanoseconds, 0))
         counts[Self.index(v)] += 1
         count += 1
-        sum += Double(v)
         if nanoseconds > maximum { maximum = nanoseconds }
     }
 
@@ -46,15 +44,5 @@ public struct LatencyHistogram: Sendable, Equatable {
             if seen >= rank { return min(Int64(Self.upperBound(i)), maximum) }
         }
         return maximum
-    }
-
-    public var mean: Double { count > 0 ? sum / Double(count) : 0 }
-
-    /// Adds another histogram's counts.
-    public mutating func merge(_ other: LatencyHistogram) {
-        for i in 0..<counts.count { counts[i] += other.counts[i] }
-        count += other.count
-        sum += other.sum
-        maximum = max(maximum, other.maximum)
     }
 }

@@ -12,7 +12,7 @@ public struct Outgoing {
 
 /// What the runtime answers to one `State`: `count` control values were written to the caller's
 /// buffer.
-public struct ControlDecision: Equatable {
+public struct ControlDecision {
     public var count: Int
     public var policyVersion: UInt64
     public var status: Pipps_V1_ControlStatus
@@ -21,11 +21,6 @@ public struct ControlDecision: Equatable {
     /// The step ended the robot's trial (its `max_steps` reached): send it a `TrialStop` after the
     /// control (``RuntimeCore/trialStop(for:)``).
     public var endedTrial: Bool
-
-    public static func == (a: ControlDecision, b: ControlDecision) -> Bool {
-        a.count == b.count && a.policyVersion == b.policyVersion && a.status == b.status && a.reason == b.reason
-            && a.detail.description == b.detail.description && a.endedTrial == b.endedTrial
-    }
 }
 
 /// The runtime's decisions, without sockets: sessions per robot, the control for each state with
@@ -92,7 +87,6 @@ public final class RuntimeCore {
     private var nextSessionID: UInt64 = 1
     private var nextTrialID: UInt64
     public private(set) var malformedMessages: UInt64 = 0
-    public private(set) var totalLatency = LatencyHistogram()
 
     public init(settings: RuntimeSettings, now: Int64, logger: Logger = Logger(label: "pipps.runtime")) {
         self.settings = settings
@@ -212,7 +206,6 @@ public final class RuntimeCore {
 
     /// Counts a sent control: its latency (state received → control sent) and deadline.
     public func sent(routingID: UnsafeRawBufferPointer, latency: Int64) {
-        totalLatency.record(latency)
         guard let session = sessions[Self.key(routingID)] else { return }
         session.controlsSent += 1
         session.latency.record(latency)
