@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import LinearAlgebra
 import Messages
@@ -90,14 +89,8 @@ struct FirmwareSim: ParsableCommand {
             server = KeyFile.publicKey(serverKey)
             guard server != nil else { throw ValidationError("--server-key is neither a Z85 key nor a public key file") }
         }
-        let stop = StopSignal()
-        let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.set() }
-            source.resume()
-            return source
-        }
+        let stop = StopFlag()
+        let sources = stop.setOnSignals()
         defer { sources.forEach { $0.cancel() } }
         let fixedInitial = initial.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
         var robot = try SimulatedRobot(
@@ -108,11 +101,4 @@ struct FirmwareSim: ParsableCommand {
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }
-}
-
-final class StopSignal: @unchecked Sendable {
-    private let lock = NSLock()
-    private var flag = false
-    func set() { lock.lock(); flag = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return flag }
 }

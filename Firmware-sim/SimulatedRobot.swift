@@ -99,7 +99,7 @@ struct SimulatedRobot {
     }
 
     /// Runs until `steps` control steps (0: until stopped); returns the summary.
-    mutating func run(steps: Int, stop: StopSignal) throws -> [String: Any] {
+    mutating func run(steps: Int, stop: StopFlag) throws -> [String: Any] {
         let poller = try Poller([(socket, .readable)])
         let period = Int64(kind.controlPeriod * 1e9)
         let plant = kind.plant

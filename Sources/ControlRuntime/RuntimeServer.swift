@@ -2,16 +2,7 @@ import Foundation
 import Logging
 import Messages
 import SwiftProtobuf
-import Synchronization
 import ZeroMQ
-
-/// A flag another thread or a signal handler sets to end ``RuntimeServer/run(until:)``.
-public final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    public init() {}
-    public func set() { flag.store(true, ordering: .relaxed) }
-    public var isSet: Bool { flag.load(ordering: .relaxed) }
-}
 
 /// `pipps serve`: the runtime on ZeroMQ. A ROUTER for robots and a ROUTER for operators, both
 /// polled by one thread, which also runs every ``RuntimeCore`` decision; so a policy swap (an admin

@@ -1,9 +1,9 @@
 import ArgumentParser
 import ControlRuntime
-import Dispatch
 import Foundation
 import Logging
 import Messages
+import ZeroMQ
 
 extension LogSetup.Format: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
@@ -75,13 +75,7 @@ struct Serve: ParsableCommand {
         let server: RuntimeServer
         do { server = try RuntimeServer(configuration: configuration) } catch { throw ValidationError("\(error)") }
         let stop = StopFlag()
-        let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.set() }
-            source.resume()
-            return source
-        }
+        let sources = stop.setOnSignals()
         // One line on stdout that scripts and tests read for the bound endpoints.
         let ready = "listening robots=\(server.robotEndpoint) admin=\(server.adminEndpoint)" + (server.publicKey.map { " server-key=\($0)" } ?? "")
         FileHandle.standardOutput.write(Data((ready + "\n").utf8))  // unbuffered, so a pipe sees it at once
