@@ -129,7 +129,9 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         return c
     }
 
-    private static func nanoseconds(_ ms: Double, _ name: String) throws -> Int64 {
+    /// A duration given in milliseconds (configuration keys, command-line options) in nanoseconds,
+    /// after checking it is a positive, finite number below 10⁹ ms; `name` goes into the error.
+    public static func nanoseconds(_ ms: Double, _ name: String) throws -> Int64 {
         guard ms > 0, ms.isFinite, ms < 1e9 else { throw RuntimeConfigurationError("\(name) must be a positive number of milliseconds") }
         return Int64(ms * 1e6)
     }

@@ -214,6 +214,8 @@ struct RuntimeIntegrationTests {
         // Without security the runtime refuses to start unless told --insecure.
         let refused = try runProcess(Binaries.pipps, ["serve", "--robots", "tcp://127.0.0.1:*", "--admin", "tcp://127.0.0.1:*"])
         #expect(refused.status != 0 && refused.output.contains("--insecure"))
+        let badDeadline = try runProcess(Binaries.pipps, ["serve", "--insecure", "--deadline-ms", "nan"])
+        #expect(badDeadline.status != 0 && badDeadline.output.contains("--deadline-ms must be a positive number"))
     }
 
     @Test func hotSwapUnderLoadNeverMixesPolicies() throws {

@@ -32,7 +32,7 @@ struct BenchRuntime: ParsableCommand {
         guard count >= 100 else { throw ValidationError("--count must be at least 100") }
         guard (1...1000).contains(robots) else { throw ValidationError("--robots must be 1…1000") }
         guard duration > 0 && duration <= 3600 else { throw ValidationError("--duration must be 0…3600 s") }
-        guard deadlineMs > 0 else { throw ValidationError("--deadline-ms must be positive") }
+        do { _ = try RuntimeConfiguration.nanoseconds(deadlineMs, "--deadline-ms") } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
@@ -41,7 +41,8 @@ struct BenchRuntime: ParsableCommand {
         var configuration = RuntimeConfiguration()
         configuration.robotEndpoint = "tcp://127.0.0.1:*"
         configuration.adminEndpoint = "tcp://127.0.0.1:*"
-        configuration.settings.deadline = Int64(deadlineMs * 1e6)
+        let deadline = try RuntimeConfiguration.nanoseconds(deadlineMs, "--deadline-ms")
+        configuration.settings.deadline = deadline
         configuration.settings.sessionTimeout = 3_600_000_000_000
         let server = try RuntimeServer(configuration: configuration)
         let robotEndpoint = server.robotEndpoint, adminEndpoint = server.adminEndpoint
@@ -114,7 +115,6 @@ struct BenchRuntime: ParsableCommand {
         var fleetSamples: [Double] = []
         fleetSamples.reserveCapacity(Int(duration * 10) * robots)
         var unanswered = 0, lateClientSide = 0
-        let deadline = Int64(deadlineMs * 1e6)
         while true {
             let now = MonotonicClock.nowNanoseconds
             var soonest = Int64.max

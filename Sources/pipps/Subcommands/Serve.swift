@@ -60,8 +60,10 @@ struct Serve: ParsableCommand {
         }
         if let robots { configuration.robotEndpoint = robots }
         if let admin { configuration.adminEndpoint = admin }
-        if let maxStateAgeMs { configuration.settings.maxStateAge = Int64(maxStateAgeMs * 1e6) }
-        if let deadlineMs { configuration.settings.deadline = Int64(deadlineMs * 1e6) }
+        do {
+            if let maxStateAgeMs { configuration.settings.maxStateAge = try RuntimeConfiguration.nanoseconds(maxStateAgeMs, "--max-state-age-ms") }
+            if let deadlineMs { configuration.settings.deadline = try RuntimeConfiguration.nanoseconds(deadlineMs, "--deadline-ms") }
+        } catch { throw ValidationError("\(error)") }
         for p in policies {
             let parts = p.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--policy takes ROBOT=FILE, got '\(p)'") }
