@@ -45,7 +45,9 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// An LQR balancing policy for the cart-pole around upright (as in the simulate tests).
+/// A linear policy from LQR for the cart-pole around upright, on [x, ẋ, θ̇, sin θ, cos θ]: near θ = π,
+/// sin θ ≈ −(θ − π), so the angle gain enters with the opposite sign on sin θ. The raw output z passes
+/// through the saturation, whose slope at 0 is 1.5·u_max = 15: the gains are divided by that.
 func balancingPolicy(version: UInt64 = 1) throws -> Pipps_V1_Policy {
     let lqr = try LinearQuadraticRegulator(plant: CartPole(), state: [0, 0, 0, .pi], control: [0], period: 0.1,
                                            q: .diagonal([1, 1, 1, 10]), r: .diagonal([0.1]))

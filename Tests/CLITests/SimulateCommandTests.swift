@@ -30,19 +30,10 @@ struct SimulateCommandTests {
     }
 
     @Test func aBalancingPolicyFileKeepsThePoleUp() throws {
-        // A linear policy from LQR on [x, ẋ, θ̇, sin θ, cos θ] around upright: near θ = π,
-        // sin θ ≈ −(θ − π), so the angle gain enters with the opposite sign on sin θ. The raw output z
-        // passes through the saturation, which has slope 1.5·u_max at 0: divide the gains by that.
-        let plant = CartPole()
-        let lqr = try LinearQuadraticRegulator(plant: plant, state: [0, 0, 0, .pi], control: [0], period: 0.1,
-                                               q: .diagonal([1, 1, 1, 10]), r: .diagonal([0.1]))
-        let k = lqr.gain.row(0).map { $0 / 15 }
-        let weights = Matrix([[-k[0], -k[1], -k[2], k[3], 0]])
-        let policy = LinearPolicy(transform: InputTransform(stateDimension: 4, angleIndices: [3]), controlLimits: [10], weights: weights, bias: [0])
         let dir = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("lqr.json")
-        try PolicyFile.write(Pipps_V1_Policy(policy, version: 1, robotKind: .cartPole), to: file)
+        try PolicyFile.write(try balancingPolicy(), to: file)
         let (status, output) = try pipps(["simulate", "cartpole", "--policy", file.path, "--initial", "0,0,0,3.0",
                                           "--steps", "100", "--noise", "0.01", "--format", "json"])
         #expect(status == 0, "\(output)")
