@@ -85,9 +85,10 @@ struct FirmwareSim: ParsableCommand {
         let task = Task.named(taskName, noiseMultiplier: noise)!
         var keys: CurveKeyPair?, server: String?
         if let key, let serverKey {
-            do { keys = try KeyFile.keyPair(secretKeyFile: key) } catch { throw ValidationError("\(error)") }
-            server = KeyFile.publicKey(serverKey)
-            guard server != nil else { throw ValidationError("--server-key is neither a Z85 key nor a public key file") }
+            do {
+                keys = try CurveKeyPair(secretKey: KeyFile.value(key, secret: true))
+                server = try KeyFile.value(serverKey, secret: false)
+            } catch { throw ValidationError("\(error)") }
         }
         let stop = StopFlag()
         let sources = stop.setOnSignals()

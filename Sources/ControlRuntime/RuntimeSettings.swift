@@ -111,15 +111,9 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         c.policies = file.policies ?? [:]
         if let s = file.security {
             func key(_ value: String, secret: Bool = false) throws -> String {
-                if value.count == 40 { return value }
-                let url = value.hasPrefix("/") || directory == nil ? URL(fileURLWithPath: value) : directory!.appendingPathComponent(value)
-                guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-                    throw RuntimeConfigurationError("security: '\(value)' is neither a 40-character Z85 key nor a readable key file")
+                do { return try KeyFile.value(value, secret: secret, relativeTo: directory) } catch {
+                    throw RuntimeConfigurationError("security: \(error)")
                 }
-                guard let k = secret ? KeyFile.key("secret-key", in: text) : KeyFile.key("public-key", in: text) else {
-                    throw RuntimeConfigurationError("security: no \(secret ? "secret" : "public") key in '\(value)'")
-                }
-                return k
             }
             c.security = Security(serverSecretKey: try key(s.server_secret_key, secret: true),
                                   robotKeys: try (s.robot_keys ?? []).map { try key($0) },

@@ -101,18 +101,23 @@ public enum KeyFile {
         return nil
     }
 
-    /// The key pair in a secret key file.
-    public static func keyPair(secretKeyFile path: String) throws -> CurveKeyPair {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let secret = key("secret-key", in: text) else {
-            throw ZMQError(code: ZMQError.Code.invalidArgument, operation: "no secret key in \(path)")
-        }
-        return try CurveKeyPair(secretKey: secret)
+    /// Why a key could not be read.
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        public let description: String
     }
 
-    /// A public key given as a 40-character Z85 string or as a key file holding one.
-    public static func publicKey(_ keyOrFile: String) -> String? {
+    /// A key given as a 40-character Z85 string, or the `secret-key` (`secret`) or `public-key`
+    /// line of a key file; a relative file path is taken relative to `directory` when given.
+    public static func value(_ keyOrFile: String, secret: Bool, relativeTo directory: URL? = nil) throws -> String {
         if CurveKeyPair.isValidZ85Key(keyOrFile) { return keyOrFile }
-        return (try? String(contentsOfFile: keyOrFile, encoding: .utf8)).flatMap { key("public-key", in: $0) }
+        let url = keyOrFile.hasPrefix("/") || directory == nil ? URL(fileURLWithPath: keyOrFile) : directory!.appendingPathComponent(keyOrFile)
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw Failure(description: "'\(keyOrFile)' is neither a 40-character Z85 key nor a readable key file")
+        }
+        guard let k = key(secret ? "secret-key" : "public-key", in: text) else {
+            throw Failure(description: "no \(secret ? "secret" : "public") key in '\(keyOrFile)'")
+        }
+        return k
     }
 
     /// The text of a key file; without `secretKey`, the shareable public file.

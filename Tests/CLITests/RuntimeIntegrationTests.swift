@@ -192,8 +192,7 @@ struct RuntimeIntegrationTests {
         let serve = try ServeProcess(["--config", config.path])
         defer { serve.process.stop() }
         func keys(_ name: String) throws -> CurveKeyPair {
-            let text = try String(contentsOf: dir.appendingPathComponent("\(name).key"), encoding: .utf8)
-            return try CurveKeyPair(secretKey: try #require(KeyFile.key("secret-key", in: text)))
+            try CurveKeyPair(secretKey: KeyFile.value("\(name).key", secret: true, relativeTo: dir))
         }
         // The operator deploys; a stranger and the robot's own key cannot.
         let operatorClient = try serve.adminClient(keys: try keys("operator"))

@@ -33,9 +33,10 @@ struct Admin: ParsableCommand {
         func client() throws -> AdminClient {
             var keys: CurveKeyPair?, server: String?
             if let key, let serverKey {
-                do { keys = try KeyFile.keyPair(secretKeyFile: key) } catch { throw ValidationError("\(error)") }
-                server = KeyFile.publicKey(serverKey)
-                guard server != nil else { throw ValidationError("--server-key is neither a Z85 key nor a public key file") }
+                do {
+                    keys = try CurveKeyPair(secretKey: KeyFile.value(key, secret: true))
+                    server = try KeyFile.value(serverKey, secret: false)
+                } catch { throw ValidationError("\(error)") }
             }
             return try AdminClient(endpoint: endpoint, keys: keys, serverPublicKey: server, timeoutMilliseconds: Int(timeout * 1000))
         }
