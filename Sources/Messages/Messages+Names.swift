@@ -1,4 +1,3 @@
-import Messages
 
 extension Pipps_V1_FallbackReason {
     /// The name the .proto file gives this value (`FALLBACK_REASON_STALE_STATE`), for status maps

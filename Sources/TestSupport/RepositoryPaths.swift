@@ -57,7 +57,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         for (k, v) in environment { env[k] = v }
         process.environment = env
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("pipps-bg-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         process.standardOutput = stdoutPipe
         process.standardError = try FileHandle(forWritingTo: logURL)
         stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
