@@ -1,4 +1,3 @@
-
 extension Pipps_V1_FallbackReason {
     /// The name the .proto file gives this value (`FALLBACK_REASON_STALE_STATE`), for status maps
     /// and logs that other languages read.
