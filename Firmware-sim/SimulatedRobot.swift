@@ -40,7 +40,7 @@ struct SimulatedRobot {
         try socket.setSendHighWaterMark(100)
         try socket.connect(endpoint)
         if let trace {
-            FileManager.default.createFile(atPath: trace, contents: nil)
+            _ = FileManager.default.createFile(atPath: trace, contents: nil)  // a failure shows as the nil handle below
             guard let h = FileHandle(forWritingAtPath: trace) else { throw ValidationErrorText("cannot write --trace \(trace)") }
             traceHandle = h
             let names = kind.stateNames
