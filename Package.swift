@@ -132,6 +132,8 @@ let package = Package(
 
         // MARK: - Tests (TestSupport is not a product)
         .target(name: "TestSupport", swiftSettings: strict),
+        // Counts the heap allocations of one thread (wraps glibc's malloc for the test process).
+        .target(name: "CAllocationCounter"),
         .testTarget(
             name: "LinearAlgebraTests",
             dependencies: ["LinearAlgebra", "TestSupport"],
@@ -189,6 +191,7 @@ let package = Package(
             name: "ControlRuntimeTests",
             dependencies: [
                 "ControlRuntime", "ZeroMQ", "Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport",
+                "CAllocationCounter",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],

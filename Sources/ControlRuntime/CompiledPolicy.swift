@@ -100,8 +100,10 @@ public final class CompiledPolicy {
         precondition(state.count == kind.stateDimension && control.count == controlDimension, "CompiledPolicy: wrong buffer sizes")
         representation.learningState(from: state, into: learning)
         let plain = plainIndices.count
-        for (k, j) in plainIndices.enumerated() { input[k] = learning[j] }
-        for (k, a) in angleIndices.enumerated() {
+        // Index loops: `enumerated()` is not specialised in debug builds and then allocates.
+        for k in 0..<plain { input[k] = learning[plainIndices[k]] }
+        for k in 0..<angleIndices.count {
+            let a = angleIndices[k]
             input[plain + 2 * k] = sin(learning[a])
             input[plain + 2 * k + 1] = cos(learning[a])
         }

@@ -105,6 +105,13 @@ public final class RuntimeCore {
         return h
     }
 
+    /// Byte equality without generic sequence code (which allocates when unspecialised, in debug builds).
+    static func sameBytes(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        if a.isEmpty { return true }
+        return a.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress!, a.count) == 0 }
+    }
+
     /// Registers a robot (`Hello`); a robot id already registered moves to the new connection (a
     /// robot that restarted or reconnected).
     public func hello(_ hello: Pipps_V1_Hello, routingID: [UInt8], now: Int64) -> Outgoing {
@@ -154,8 +161,8 @@ public final class RuntimeCore {
     /// dimension, 2) and says what it is.
     public func control(for state: DecodedState, routingID: UnsafeRawBufferPointer, now: Int64,
                         into control: UnsafeMutableBufferPointer<Double>) -> ControlDecision {
-        guard let session = sessions[Self.key(routingID)], session.routingID.elementsEqual(routingID),
-              session.robotIDBytes.elementsEqual(state.robotID)
+        guard let session = sessions[Self.key(routingID)], Self.sameBytes(session.routingID, routingID),
+              Self.sameBytes(session.robotIDBytes, state.robotID)
         else {
             return ControlDecision(count: 0, policyVersion: 0, status: .fallback, reason: .notRegistered,
                                    detail: "send Hello first (unknown robot or connection)", endedTrial: false)

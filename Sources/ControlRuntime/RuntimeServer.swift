@@ -33,6 +33,8 @@ public final class RuntimeServer {
     private let output = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
     private let controlValues = UnsafeMutableBufferPointer<Double>.allocate(capacity: 16)
     private let decoded = DecodedState()
+    /// Made once: an option-set literal builds an array each time in debug builds.
+    private let moreWithoutWaiting: SendFlags = [.more, .dontWait]
 
     public init(configuration: RuntimeConfiguration, logger: Logger = Logger(label: "pipps.runtime")) throws {
         self.configuration = configuration
@@ -175,7 +177,7 @@ public final class RuntimeServer {
             policyVersion: decision.policyVersion, status: decision.status, reason: decision.reason,
             detail: decision.detail, runtimeLatencyNanoseconds: latency)
         else { preconditionFailure("RuntimeServer: a control does not fit \(output.count) bytes") }
-        if try robots.send(routingID, flags: [.more, .dontWait]) {
+        if try robots.send(routingID, flags: moreWithoutWaiting) {
             _ = try robots.send(UnsafeRawBufferPointer(rebasing: output[0..<n]), flags: .dontWait)
         }
         core.sent(routingID: routingID, latency: MonotonicClock.nowNanoseconds - received)

@@ -1,0 +1,19 @@
+#ifndef PIPPS_ALLOCATION_COUNTER_H
+#define PIPPS_ALLOCATION_COUNTER_H
+
+/// Counts heap allocations made by one watched thread, for tests that check a code path allocates
+/// nothing. Linking this target into an executable replaces malloc, calloc, realloc, memalign,
+/// posix_memalign and aligned_alloc for the whole process with thin wrappers around glibc's own
+/// allocator (`__libc_malloc` and friends); only calls made on the watched thread are counted.
+
+/// Starts counting the calls of the calling thread (one watched thread at a time); resets the count.
+void pipps_allocation_watch_current_thread(void);
+/// Stops counting.
+void pipps_allocation_unwatch(void);
+/// Allocation calls made by the watched thread since it was watched.
+unsigned long pipps_allocation_count(void);
+/// Whether the wrappers are the process's allocator (false where the platform offers no way to
+/// interpose, in which case counts stay 0 and a test must not trust them).
+int pipps_allocation_counting_available(void);
+
+#endif
