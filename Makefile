@@ -9,7 +9,7 @@ SWIFT ?= swift
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: all deps build release tools demo test check-proto proto bench plot-env clean
+.PHONY: all deps build release tools demo test check-proto proto bench plot-env client-env clean
 
 all: build
 
@@ -31,7 +31,7 @@ demo: deps
 	$(SWIFT) build -c release --product firmware-sim
 	.build/release/pipps demo
 
-test: deps tools
+test: deps tools client-env
 	$(SWIFT) build --build-tests
 	PROTOC_GEN_SWIFT=$(CURDIR)/.build/debug/protoc-gen-swift $(SWIFT) test --skip-build
 
@@ -52,6 +52,14 @@ plot-env: .venv-plot/.installed
 .venv-plot/.installed: scripts/plot-requirements.txt
 	$(PYTHON) -m venv .venv-plot
 	.venv-plot/bin/pip install --quiet -r scripts/plot-requirements.txt
+	touch $@
+
+# pyzmq and protobuf for the Python reference robot client (deploy/reference-client), which an
+# integration test runs against `pipps serve`.
+client-env: .venv-client/.installed
+.venv-client/.installed: deploy/reference-client/requirements.txt
+	$(PYTHON) -m venv .venv-client
+	.venv-client/bin/pip install --quiet -r deploy/reference-client/requirements.txt
 	touch $@
 
 clean:

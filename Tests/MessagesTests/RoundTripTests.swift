@@ -167,8 +167,10 @@ struct GeneratedCodeTests {
         let tmp = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: tmp) }
         let fm = FileManager.default
-        try fm.createDirectory(at: tmp.appendingPathComponent("Sources"), withIntermediateDirectories: true)
-        for item in ["scripts", "Proto", "Sources/Messages"] {
+        for parent in ["Sources", "deploy"] {
+            try fm.createDirectory(at: tmp.appendingPathComponent(parent), withIntermediateDirectories: true)
+        }
+        for item in ["scripts", "Proto", "Sources/Messages", "deploy/reference-client"] {
             try fm.copyItem(at: RepositoryPaths.root.appendingPathComponent(item), to: tmp.appendingPathComponent(item))
         }
         let proto = tmp.appendingPathComponent("Proto/pipps/v1/robot.proto")
@@ -178,5 +180,6 @@ struct GeneratedCodeTests {
         let result = try runProcess(tmp.appendingPathComponent("scripts/gen-proto").path, ["--check"], environment: ["PROTOC_GEN_SWIFT": plugin])
         #expect(result.status != 0)
         #expect(result.output.contains("pipps_v1_robot.pb.swift is stale"))
+        #expect(result.output.contains("reference-client/pipps/v1/robot_pb2.py is stale"))
     }
 }
