@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // MARK: - System libraries (Debian: libzmq3-dev, libopenblas-dev, liblapacke-dev)
@@ -100,13 +101,20 @@ let package = Package(
         .target(
             name: "ControlRuntime",
             dependencies: [
-                "ZeroMQ", "Messages", "Policies", "Robots",
+                "ZeroMQ", "Messages", "Policies", "Robots", "TrialStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
-        .target(name: "TrialStore", dependencies: ["Messages"], swiftSettings: strict),
+        .target(
+            name: "TrialStore",
+            dependencies: [
+                "Messages", "Robots",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
 
         // MARK: - Executables
         .executableTarget(
@@ -195,6 +203,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TrialStoreTests",
+            dependencies: ["TrialStore", "Messages", "Robots", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,8 +1,424 @@
-/// The embedded trial store (SQLite) and MCAP export.
+import Foundation
+import GRDB
+
+/// Where a trial stands.
+public enum TrialStatus: String, Codable, Sendable, CaseIterable {
+    case running, complete, aborted
+}
+
+/// One trial: a run of a robot on a task, from the runtime's `StartTrial` to its end.
+public struct StoredTrial: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    public static let databaseTableName = "trial"
+    public var id: Int64
+    public var robotID: String
+    public var task: String
+    public var maxSteps: Int
+    public var status: TrialStatus
+    /// Why it ended, when it did ("" for a trial that reached `max_steps`).
+    public var reason: String
+    public var startedNs: Int64
+    public var endedNs: Int64?
+    /// Policy version deployed when the trial started (0: none, e.g. a random trial).
+    public var policyVersion: Int64
+    public var cycleID: Int64?
+    /// Where the trial came from: `runtime`, `csv` or `mcap` (imported).
+    public var source: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, task, status, reason, source
+        case robotID = "robot_id", maxSteps = "max_steps", startedNs = "started_ns", endedNs = "ended_ns"
+        case policyVersion = "policy_version", cycleID = "cycle_id"
+    }
+
+    public init(id: Int64, robotID: String, task: String, maxSteps: Int, status: TrialStatus, reason: String = "",
+                startedNs: Int64, endedNs: Int64? = nil, policyVersion: Int64 = 0, cycleID: Int64? = nil, source: String = "runtime") {
+        self.id = id
+        self.robotID = robotID
+        self.task = task
+        self.maxSteps = maxSteps
+        self.status = status
+        self.reason = reason
+        self.startedNs = startedNs
+        self.endedNs = endedNs
+        self.policyVersion = policyVersion
+        self.cycleID = cycleID
+        self.source = source
+    }
+}
+
+/// One State → Control exchange as the runtime served it.
+public struct StoredStep: Sendable, Equatable {
+    public var robotID: String
+    /// The trial the step belongs to (0: outside any trial).
+    public var trialID: Int64
+    public var sequence: UInt64
+    public var robotTimeNs: Int64
+    /// Runtime wall clock when the state arrived (unix ns).
+    public var receivedNs: Int64
+    /// The observed state as the robot sent it.
+    public var state: [Double]
+    /// The control sent back (the saturated policy output, or the safe control).
+    public var control: [Double]
+    public var policyVersion: UInt64
+    /// `pipps.v1.ControlStatus` and `FallbackReason` raw values.
+    public var status: Int
+    public var reason: Int
+    public var latencyNs: Int64
+
+    public init(robotID: String, trialID: Int64, sequence: UInt64, robotTimeNs: Int64, receivedNs: Int64, state: [Double],
+                control: [Double], policyVersion: UInt64, status: Int, reason: Int, latencyNs: Int64) {
+        self.robotID = robotID
+        self.trialID = trialID
+        self.sequence = sequence
+        self.robotTimeNs = robotTimeNs
+        self.receivedNs = receivedNs
+        self.state = state
+        self.control = control
+        self.policyVersion = policyVersion
+        self.status = status
+        self.reason = reason
+        self.latencyNs = latencyNs
+    }
+}
+
+/// A policy version as the store keeps it: the serialised `pipps.v1.Policy` and where it came from.
+public struct StoredPolicy: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    public static let databaseTableName = "policy"
+    public var robotID: String
+    public var version: Int64
+    public var createdNs: Int64
+    public var learningRoundID: Int64?
+    public var deployedNs: Int64?
+    /// Serialised `pipps.v1.Policy`.
+    public var policy: Data
+    public var checksum: String
+
+    enum CodingKeys: String, CodingKey {
+        case version, policy, checksum
+        case robotID = "robot_id", createdNs = "created_ns", learningRoundID = "learning_round_id", deployedNs = "deployed_ns"
+    }
+
+    public init(robotID: String, version: Int64, createdNs: Int64, learningRoundID: Int64? = nil, deployedNs: Int64? = nil,
+                policy: Data, checksum: String) {
+        self.robotID = robotID
+        self.version = version
+        self.createdNs = createdNs
+        self.learningRoundID = learningRoundID
+        self.deployedNs = deployedNs
+        self.policy = policy
+        self.checksum = checksum
+    }
+}
+
+/// What the runtime's recorder hands the store: robots seen, trial starts and ends, and steps, in
+/// the order they happened; ``TrialStore/write(_:)`` stores one batch in one transaction.
+public struct RecorderBatch: Sendable {
+    public enum Event: Sendable, Equatable {
+        case robot(id: String, kind: String, atNs: Int64)
+        case trialStarted(id: Int64, robot: String, task: String, maxSteps: Int, policyVersion: Int64, atNs: Int64)
+        case trialEnded(id: Int64, status: TrialStatus, reason: String, atNs: Int64)
+        case policyDeployed(robot: String, version: Int64, atNs: Int64)
+    }
+    /// Events before the steps of this batch (robots, trial starts, deploys).
+    public var leading: [Event] = []
+    public var steps: [StoredStep] = []
+    /// Events after the steps (trial ends), so that a trial's last steps precede its end.
+    public var trailing: [Event] = []
+    public init() {}
+    public var isEmpty: Bool { leading.isEmpty && steps.isEmpty && trailing.isEmpty }
+}
+
+/// The embedded trial store: one SQLite file in WAL mode (GRDB), shared by the runtime (which
+/// records), the learner and the scheduler. Robots, trials, steps, policy versions, learning rounds
+/// and cycles; the schema is migrated from its first version on open.
 ///
-/// This module is being built issue by issue (see README.md, "Status"); this namespace marks its
-/// place in the package layout of ARCHITECTURE.md.
-public enum TrialStoreModule {
-    /// Human-readable module name, for logs and `pipps --version` output.
-    public static let name = "TrialStore"
+/// Durability: every ``write(_:)`` is one transaction; with WAL and `synchronous=NORMAL` a committed
+/// transaction survives the process being killed (only an operating-system crash or power loss can
+/// take the last ones back).
+public final class TrialStore: Sendable {
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating when missing, with its directory) and migrates the store at `path`.
+    public init(path: String) throws {
+        self.path = path
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw TrialStoreError("cannot open the trial store \(path): \(error)")
+        }
+    }
+
+    // MARK: - Schema
+
+    /// Migrations, oldest first. Never edit a registered migration: add a new one.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "robot") { t in
+                t.primaryKey("id", .text)
+                t.column("kind", .text).notNull()
+                t.column("first_seen_ns", .integer).notNull()
+                t.column("last_seen_ns", .integer).notNull()
+            }
+            try db.create(table: "cycle") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("robot_id", .text).notNull()
+                t.column("task", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("reason", .text).notNull().defaults(to: "")
+                t.column("settings", .text).notNull()
+                t.column("started_ns", .integer).notNull()
+                t.column("ended_ns", .integer)
+            }
+            try db.create(table: "trial") { t in
+                t.primaryKey("id", .integer)
+                t.column("robot_id", .text).notNull().indexed()
+                t.column("task", .text).notNull()
+                t.column("max_steps", .integer).notNull()
+                t.column("status", .text).notNull().check { ["running", "complete", "aborted"].contains($0) }
+                t.column("reason", .text).notNull().defaults(to: "")
+                t.column("started_ns", .integer).notNull()
+                t.column("ended_ns", .integer)
+                t.column("policy_version", .integer).notNull().defaults(to: 0)
+                t.column("cycle_id", .integer)
+                t.column("source", .text).notNull().defaults(to: "runtime")
+            }
+            // No foreign keys on steps: a step must never be refused (nothing recorded is lost).
+            try db.create(table: "step") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("robot_id", .text).notNull()
+                t.column("trial_id", .integer).notNull()
+                t.column("sequence", .integer).notNull()
+                t.column("robot_time_ns", .integer).notNull()
+                t.column("received_ns", .integer).notNull()
+                t.column("state", .blob).notNull()
+                t.column("control", .blob).notNull()
+                t.column("policy_version", .integer).notNull()
+                t.column("status", .integer).notNull()
+                t.column("reason", .integer).notNull()
+                t.column("latency_ns", .integer).notNull()
+            }
+            try db.create(index: "step_by_trial", on: "step", columns: ["trial_id", "id"])
+            try db.create(table: "learning_round") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("robot_id", .text).notNull()
+                t.column("task", .text).notNull()
+                t.column("cycle_id", .integer)
+                t.column("settings", .text).notNull()
+                t.column("seed", .integer).notNull()
+                t.column("training_trials", .text).notNull()
+                t.column("started_ns", .integer).notNull()
+                t.column("finished_ns", .integer)
+                t.column("model_seconds", .double)
+                t.column("optimisation_seconds", .double)
+                t.column("predicted_return", .double)
+                t.column("achieved_return", .double)
+                t.column("policy_version", .integer)
+            }
+            try db.create(table: "policy") { t in
+                t.column("robot_id", .text).notNull()
+                t.column("version", .integer).notNull()
+                t.column("created_ns", .integer).notNull()
+                t.column("learning_round_id", .integer)
+                t.column("deployed_ns", .integer)
+                t.column("policy", .blob).notNull()
+                t.column("checksum", .text).notNull()
+                t.primaryKey(["robot_id", "version"])
+            }
+        }
+        return m
+    }
+
+    /// Names of the migrations applied, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { try Self.migrator.appliedMigrations($0) }
+    }
+
+    // MARK: - Recording
+
+    /// Start-up of a runtime on this store: trials still `running` were cut short by a crash or a
+    /// kill, so they become `aborted`; returns the ids of those and the next free trial id.
+    public func prepareForRuntime(nowNs: Int64) throws -> (aborted: [Int64], nextTrialID: Int64) {
+        try pool.write { db in
+            let running = try Int64.fetchAll(db, sql: "SELECT id FROM trial WHERE status = 'running' ORDER BY id")
+            for id in running {
+                let last = try Int64.fetchOne(db, sql: "SELECT MAX(received_ns) FROM step WHERE trial_id = ?", arguments: [id])
+                try db.execute(sql: """
+                    UPDATE trial SET status = 'aborted', reason = 'the runtime stopped before the trial ended (crash or kill)',
+                    ended_ns = ? WHERE id = ?
+                    """, arguments: [last ?? nowNs, id])
+            }
+            let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial") ?? 0
+            return (running, maxID + 1)
+        }
+    }
+
+    /// Stores one recorder batch in one transaction.
+    public func write(_ batch: RecorderBatch) throws {
+        guard !batch.isEmpty else { return }
+        try pool.write { db in
+            for event in batch.leading { try apply(event, db) }
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO step (robot_id, trial_id, sequence, robot_time_ns, received_ns, state, control, policy_version,
+                                  status, reason, latency_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for s in batch.steps {
+                try insert.execute(arguments: [
+                    s.robotID, s.trialID, Int64(bitPattern: s.sequence), s.robotTimeNs, s.receivedNs,
+                    DoubleBlob.encode(s.state), DoubleBlob.encode(s.control), Int64(bitPattern: s.policyVersion),
+                    s.status, s.reason, s.latencyNs,
+                ])
+            }
+            for event in batch.trailing { try apply(event, db) }
+        }
+    }
+
+    private func apply(_ event: RecorderBatch.Event, _ db: Database) throws {
+        switch event {
+        case let .robot(id, kind, at):
+            try db.execute(sql: """
+                INSERT INTO robot (id, kind, first_seen_ns, last_seen_ns) VALUES (?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, last_seen_ns = excluded.last_seen_ns
+                """, arguments: [id, kind, at, at])
+        case let .trialStarted(id, robot, task, maxSteps, version, at):
+            let cycle = try Int64.fetchOne(db, sql: """
+                SELECT id FROM cycle WHERE robot_id = ? AND task = ? AND status = 'running' ORDER BY id DESC LIMIT 1
+                """, arguments: [robot, task])
+            try StoredTrial(id: id, robotID: robot, task: task, maxSteps: maxSteps, status: .running, startedNs: at,
+                            policyVersion: version, cycleID: cycle).insert(db, onConflict: .replace)
+        case let .trialEnded(id, status, reason, at):
+            try db.execute(sql: "UPDATE trial SET status = ?, reason = ?, ended_ns = ? WHERE id = ? AND status = 'running'",
+                           arguments: [status.rawValue, reason, at, id])
+        case let .policyDeployed(robot, version, at):
+            try db.execute(sql: "UPDATE policy SET deployed_ns = ? WHERE robot_id = ? AND version = ?", arguments: [at, robot, version])
+        }
+    }
+
+    // MARK: - Reading
+
+    public func trial(_ id: Int64) throws -> StoredTrial? {
+        try pool.read { try StoredTrial.fetchOne($0, key: id) }
+    }
+
+    /// Trials, oldest first, optionally of one robot, task and set of statuses.
+    public func trials(robot: String? = nil, task: String? = nil, statuses: Set<TrialStatus>? = nil) throws -> [StoredTrial] {
+        try pool.read { db in
+            var request = StoredTrial.order(Column("id"))
+            if let robot { request = request.filter(Column("robot_id") == robot) }
+            if let task { request = request.filter(Column("task") == task) }
+            if let statuses { request = request.filter(statuses.map(\.rawValue).contains(Column("status"))) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// The steps of a trial in the order they were served (trial 0: steps outside any trial).
+    public func steps(trial: Int64, robot: String? = nil) throws -> [StoredStep] {
+        try pool.read { db in
+            var sql = "SELECT * FROM step WHERE trial_id = ?"
+            var arguments: StatementArguments = [trial]
+            if let robot { sql += " AND robot_id = ?"; arguments += [robot] }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY id", arguments: arguments).map(Self.step)
+        }
+    }
+
+    /// Number of stored steps, in all or of one trial.
+    public func stepCount(trial: Int64? = nil) throws -> Int {
+        try pool.read { db in
+            if let trial { return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM step WHERE trial_id = ?", arguments: [trial]) ?? 0 }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM step") ?? 0
+        }
+    }
+
+    static func step(_ row: Row) -> StoredStep {
+        StoredStep(robotID: row["robot_id"], trialID: row["trial_id"], sequence: UInt64(bitPattern: row["sequence"]),
+                   robotTimeNs: row["robot_time_ns"], receivedNs: row["received_ns"],
+                   state: DoubleBlob.decode(row["state"]), control: DoubleBlob.decode(row["control"]),
+                   policyVersion: UInt64(bitPattern: row["policy_version"]), status: row["status"], reason: row["reason"],
+                   latencyNs: row["latency_ns"])
+    }
+
+    /// Adds trials recorded elsewhere (CSV or MCAP import), with their steps, in one transaction.
+    /// Their ids follow the store's.
+    @discardableResult
+    public func importTrial(robot: String, kind: String, task: String, source: String, steps: [StoredStep], nowNs: Int64) throws -> Int64 {
+        try pool.write { db in
+            let id = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial") ?? 0) + 1
+            try apply(.robot(id: robot, kind: kind, atNs: nowNs), db)
+            let started = steps.first?.receivedNs ?? nowNs
+            try StoredTrial(id: id, robotID: robot, task: task, maxSteps: steps.count, status: .complete, startedNs: started,
+                            endedNs: steps.last?.receivedNs ?? nowNs, source: source).insert(db)
+            for var s in steps {
+                s.trialID = id
+                s.robotID = robot
+                try db.execute(sql: """
+                    INSERT INTO step (robot_id, trial_id, sequence, robot_time_ns, received_ns, state, control, policy_version,
+                                      status, reason, latency_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [s.robotID, s.trialID, Int64(bitPattern: s.sequence), s.robotTimeNs, s.receivedNs,
+                                     DoubleBlob.encode(s.state), DoubleBlob.encode(s.control), Int64(bitPattern: s.policyVersion),
+                                     s.status, s.reason, s.latencyNs])
+            }
+            return id
+        }
+    }
+
+    // MARK: - Policies
+
+    /// Stores a new policy version.
+    public func insertPolicy(_ policy: StoredPolicy) throws {
+        try pool.write { try policy.insert($0) }
+    }
+
+    /// The newest policy version of a robot.
+    public func latestPolicy(robot: String) throws -> StoredPolicy? {
+        try pool.read { db in
+            try StoredPolicy.filter(Column("robot_id") == robot).order(Column("version").desc).fetchOne(db)
+        }
+    }
+
+    /// The next policy version for a robot (1 for the first).
+    public func nextPolicyVersion(robot: String) throws -> Int64 {
+        try pool.read { db in
+            (try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM policy WHERE robot_id = ?", arguments: [robot]) ?? 0) + 1
+        }
+    }
+
+    /// Runs `body` in one write transaction (for the learner's and scheduler's own records).
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
+    }
+
+    /// Runs `body` with a read-only view.
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+}
+
+/// A store error with a message for the operator.
+public struct TrialStoreError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Vectors of doubles as BLOBs: 8 bytes each, little-endian IEEE 754.
+public enum DoubleBlob {
+    public static func encode(_ values: [Double]) -> Data {
+        var data = Data(capacity: values.count * 8)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    public static func decode(_ data: Data) -> [Double] {
+        data.withUnsafeBytes { raw in
+            (0..<raw.count / 8).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+        }
+    }
 }

@@ -1,0 +1,92 @@
+import Foundation
+import TestSupport
+import Testing
+import TrialStore
+
+@Suite struct TrialStoreTests {
+    static func step(_ robot: String, trial: Int64, _ i: Int) -> StoredStep {
+        StoredStep(robotID: robot, trialID: trial, sequence: UInt64(i), robotTimeNs: Int64(i) * 100_000_000, receivedNs: 1_700_000_000_000_000_000 + Int64(i),
+                   state: [Double(i), -0.5, .pi, 1e-300], control: [Double(i) / 10], policyVersion: 3, status: 1, reason: 0, latencyNs: 12_000)
+    }
+
+    @Test func recordsTrialsAndStepsAndReadsThemBack() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try TrialStore(path: dir.appendingPathComponent("runs/store.sqlite").path)
+        #expect(try store.appliedMigrations() == ["v1"])
+        #expect(try store.prepareForRuntime(nowNs: 1).nextTrialID == 1)
+
+        var batch = RecorderBatch()
+        batch.leading = [.robot(id: "cp", kind: "cartpole", atNs: 5),
+                         .trialStarted(id: 1, robot: "cp", task: "cartpole-swingup", maxSteps: 3, policyVersion: 3, atNs: 6)]
+        batch.steps = [Self.step("cp", trial: 0, 0)] + (1...3).map { Self.step("cp", trial: 1, $0) }
+        batch.trailing = [.trialEnded(id: 1, status: .complete, reason: "", atNs: 9)]
+        try store.write(batch)
+
+        let trial = try #require(try store.trial(1))
+        #expect(trial.status == .complete && trial.robotID == "cp" && trial.task == "cartpole-swingup" && trial.endedNs == 9 && trial.policyVersion == 3)
+        let steps = try store.steps(trial: 1)
+        #expect(steps == (1...3).map { Self.step("cp", trial: 1, $0) }, "every field round-trips, doubles bit for bit")
+        #expect(try store.steps(trial: 0).count == 1 && store.stepCount() == 4 && store.stepCount(trial: 1) == 3)
+        #expect(try store.trials(robot: "cp", task: "cartpole-swingup", statuses: [.complete]).map(\.id) == [1])
+        #expect(try store.trials(statuses: [.aborted]).isEmpty)
+    }
+
+    @Test func aRunningTrialIsAbortedAtTheNextStartAndIdsGoOn() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("store.sqlite").path
+        do {
+            let store = try TrialStore(path: path)
+            var batch = RecorderBatch()
+            batch.leading = [.trialStarted(id: 7, robot: "cp", task: "t", maxSteps: 30, policyVersion: 0, atNs: 1)]
+            batch.steps = (1...5).map { Self.step("cp", trial: 7, $0) }
+            try store.write(batch)
+        }
+        // A second process opening the same file (as after a crash): the trial is cut short.
+        let reopened = try TrialStore(path: path)
+        let prepared = try reopened.prepareForRuntime(nowNs: 99)
+        #expect(prepared.aborted == [7] && prepared.nextTrialID == 8)
+        let trial = try #require(try reopened.trial(7))
+        #expect(trial.status == .aborted && trial.reason.contains("crash") && trial.endedNs == Self.step("cp", trial: 7, 5).receivedNs)
+        #expect(try reopened.stepCount(trial: 7) == 5, "no step lost")
+        #expect(try reopened.prepareForRuntime(nowNs: 100).aborted.isEmpty)
+    }
+
+    @Test func importsAndPolicies() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try TrialStore(path: dir.appendingPathComponent("store.sqlite").path)
+        let id = try store.importTrial(robot: "uni", kind: "unicycle", task: "unicycle", source: "csv",
+                                       steps: (0..<4).map { Self.step("x", trial: 0, $0) }, nowNs: 5)
+        #expect(id == 1)
+        let imported = try #require(try store.trial(1))
+        #expect(imported.source == "csv" && imported.status == .complete && imported.robotID == "uni")
+        #expect(try store.steps(trial: 1).allSatisfy { $0.robotID == "uni" && $0.trialID == 1 })
+        #expect(try store.prepareForRuntime(nowNs: 6).nextTrialID == 2)
+
+        #expect(try store.nextPolicyVersion(robot: "uni") == 1)
+        try store.insertPolicy(StoredPolicy(robotID: "uni", version: 1, createdNs: 1, policy: Data([1, 2, 3]), checksum: "a"))
+        try store.insertPolicy(StoredPolicy(robotID: "uni", version: 2, createdNs: 2, policy: Data([4]), checksum: "b"))
+        #expect(throws: (any Error).self) {
+            try store.insertPolicy(StoredPolicy(robotID: "uni", version: 2, createdNs: 3, policy: Data(), checksum: "c"))
+        }
+        #expect(try store.latestPolicy(robot: "uni")?.checksum == "b" && store.nextPolicyVersion(robot: "uni") == 3)
+        var deploy = RecorderBatch()
+        deploy.leading = [.policyDeployed(robot: "uni", version: 2, atNs: 42)]
+        try store.write(deploy)
+        #expect(try store.latestPolicy(robot: "uni")?.deployedNs == 42)
+    }
+
+    @Test func doublesAreStoredExactly() {
+        let values: [Double] = [0, -0.0, 1, .pi, -1e308, .leastNonzeroMagnitude, .infinity, -.infinity]
+        let back = DoubleBlob.decode(DoubleBlob.encode(values))
+        #expect(back.map(\.bitPattern) == values.map(\.bitPattern))
+        #expect(DoubleBlob.decode(DoubleBlob.encode([.nan]))[0].isNaN)
+        #expect(DoubleBlob.encode([1, 2]).count == 16)
+    }
+
+    @Test func anUnwritablePathIsAClearError() {
+        #expect(throws: (any Error).self) { try TrialStore(path: "/proc/pipps-no-such-dir/store.sqlite") }
+    }
+}
