@@ -190,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport", "ControlRuntime", "ZeroMQ",
+                "Messages", "Policies", "Robots", "LinearAlgebra", "TestSupport", "ControlRuntime", "ZeroMQ", "TrialStore",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Messages
 import Robots
+import TrialStore
 
 /// A message the runtime sends to a robot outside the State → Control exchange (Welcome, trial
 /// start and stop, errors).
@@ -21,6 +22,10 @@ public struct ControlDecision {
     /// The step ended the robot's trial (its `max_steps` reached): send it a `TrialStop` after the
     /// control (``RuntimeCore/trialStop(for:)``).
     public var endedTrial: Bool
+    /// The running trial this step belongs to (0: none).
+    public var trialID: UInt64 = 0
+    /// The robot's recorder index, when the state came from a registered robot.
+    public var robotIndex: UInt32? = nil
 }
 
 /// The runtime's decisions, without sockets: sessions per robot, the control for each state with
@@ -59,6 +64,7 @@ public final class RuntimeCore {
         var fallbacks = [UInt64](repeating: 0, count: 16)
         var deadlineMisses: UInt64 = 0
         var latency = LatencyHistogram()
+        var recordIndex: UInt32 = 0
 
         init(id: UInt64, routingID: [UInt8], robotID: String, kind: RobotKind, safeControl: [Double], now: Int64) {
             self.id = id
@@ -87,6 +93,8 @@ public final class RuntimeCore {
     private var nextSessionID: UInt64 = 1
     private var nextTrialID: UInt64
     public private(set) var malformedMessages: UInt64 = 0
+    /// Told about robots, trials and deploys (the step recorder); nil: nothing is recorded.
+    public var recording: (any RuntimeRecording)?
 
     public init(settings: RuntimeSettings, now: Int64, logger: Logger = Logger(label: "pipps.runtime")) {
         self.settings = settings
@@ -142,9 +150,10 @@ public final class RuntimeCore {
             logger.warning("deployed policy is for another robot kind; removed", metadata: ["robot": "\(id)", "policy": "\(policy.version)"])
             policies[id] = nil
         }
+        session.recordIndex = recording?.robotRegistered(id, kind: kind) ?? 0
         if let trial = trials[id] {
             logger.warning("trial aborted: the robot registered again", metadata: ["robot": "\(id)", "trial": "\(trial.id)"])
-            trials[id] = nil
+            _ = endTrial(robot: id, trial: trial, reason: "the robot registered again", status: .aborted)
         }
         logger.info("robot registered", metadata: ["robot": "\(id)", "kind": "\(kind.rawValue)", "session": "\(session.id)", "firmware": "\(hello.firmwareVersion)"])
         return Outgoing(routingID: routingID, message: .with {
@@ -170,10 +179,13 @@ public final class RuntimeCore {
         session.lastSeen = now
         session.statesReceived += 1
         let m = session.kind.controlDimension
+        let runningTrial = trials[session.robotID]
+        let trialID = runningTrial.map { $0.id == state.trialID ? $0.id : 0 } ?? 0
         func fallback(_ reason: Pipps_V1_FallbackReason, _ detail: StaticString, status: Pipps_V1_ControlStatus = .fallback) -> ControlDecision {
             for j in 0..<m { control[j] = session.safeControl[j] }
             session.fallbacks[Int(reason.rawValue)] += 1
-            return ControlDecision(count: m, policyVersion: 0, status: status, reason: reason, detail: detail, endedTrial: false)
+            return ControlDecision(count: m, policyVersion: 0, status: status, reason: reason, detail: detail, endedTrial: false,
+                                   trialID: trialID, robotIndex: session.recordIndex)
         }
         // Ordering and age first, so that the session's bookkeeping sees every state.
         let inOrder = state.sequence > session.lastSequence
@@ -199,8 +211,9 @@ public final class RuntimeCore {
         guard let policy = policies[session.robotID] else { return fallback(.noPolicy, "no policy deployed") }
         let out = UnsafeMutableBufferPointer(rebasing: control[0..<m])
         guard policy.control(state: state.values, into: out) else { return fallback(.policyError, "policy gave a non-finite control") }
-        var decision = ControlDecision(count: m, policyVersion: policy.version, status: .ok, reason: .none, detail: "", endedTrial: false)
-        if var trial = trials[session.robotID], state.trialID == trial.id {
+        var decision = ControlDecision(count: m, policyVersion: policy.version, status: .ok, reason: .none, detail: "", endedTrial: false,
+                                       trialID: trialID, robotIndex: session.recordIndex)
+        if var trial = runningTrial, trialID != 0 {
             trial.steps += 1
             if trial.maxSteps > 0, trial.steps >= trial.maxSteps {
                 decision.endedTrial = true
@@ -223,11 +236,13 @@ public final class RuntimeCore {
     /// said `endedTrial`); the trial is then over.
     public func trialStop(for routingID: UnsafeRawBufferPointer) -> Outgoing? {
         guard let session = sessions[Self.key(routingID)], let trial = trials[session.robotID] else { return nil }
-        return endTrial(robot: session.robotID, trial: trial, reason: "")
+        return endTrial(robot: session.robotID, trial: trial, reason: "", status: .complete)
     }
 
-    private func endTrial(robot: String, trial: Trial, reason: String) -> Outgoing? {
+    /// Ends a trial: `complete` when it ran to its end or an operator stopped it, `aborted` otherwise.
+    private func endTrial(robot: String, trial: Trial, reason: String, status: TrialStatus) -> Outgoing? {
         trials[robot] = nil
+        recording?.trialEnded(id: trial.id, status: status, reason: reason)
         logger.info("trial ended", metadata: ["robot": "\(robot)", "trial": "\(trial.id)", "steps": "\(trial.steps)", "reason": "\(reason.isEmpty ? "complete" : reason)"])
         guard let key = sessionByRobot[robot], let session = sessions[key] else { return nil }
         return Outgoing(routingID: session.routingID, message: .with {
@@ -245,7 +260,7 @@ public final class RuntimeCore {
         let key = Self.key(routingID)
         guard let session = sessions[key] else { return }
         logger.info("robot left", metadata: ["robot": "\(session.robotID)", "reason": "\(reason)"])
-        if let trial = trials[session.robotID] { _ = endTrial(robot: session.robotID, trial: trial, reason: "robot left: \(reason)") }
+        if let trial = trials[session.robotID] { _ = endTrial(robot: session.robotID, trial: trial, reason: "robot left: \(reason)", status: .aborted) }
         sessions[key] = nil
         sessionByRobot[session.robotID] = nil
     }
@@ -256,7 +271,7 @@ public final class RuntimeCore {
     public func expire(now: Int64) {
         for (key, session) in sessions where now - session.lastSeen > settings.sessionTimeout {
             logger.warning("robot timed out", metadata: ["robot": "\(session.robotID)"])
-            if let trial = trials[session.robotID] { _ = endTrial(robot: session.robotID, trial: trial, reason: "robot timed out") }
+            if let trial = trials[session.robotID] { _ = endTrial(robot: session.robotID, trial: trial, reason: "robot timed out", status: .aborted) }
             sessions[key] = nil
             sessionByRobot[session.robotID] = nil
         }
@@ -286,6 +301,9 @@ public final class RuntimeCore {
             do {
                 let compiled = try CompiledPolicy(deploy.policy, kind: kind, robotLimits: settings.limits(kind))
                 policies[robot] = compiled  // one reference store on the control thread: the swap is atomic
+                if let recording, let bytes: [UInt8] = try? deploy.policy.serializedBytes() {
+                    recording.policyDeployed(robot: robot, version: compiled.version, policy: Data(bytes), checksum: deploy.policy.checksum)
+                }
                 reply.ok = true
                 reply.policyVersion = compiled.version
                 logger.info("policy deployed", metadata: ["robot": "\(robot)", "version": "\(compiled.version)"])
@@ -301,6 +319,8 @@ public final class RuntimeCore {
             let trial = Trial(id: nextTrialID, task: start.task, maxSteps: start.maxSteps)
             nextTrialID += 1
             trials[start.robotID] = trial
+            recording?.trialStarted(id: trial.id, robot: start.robotID, task: start.task, maxSteps: start.maxSteps,
+                                    policyVersion: policies[start.robotID]?.version ?? 0)
             reply.ok = true
             reply.trialID = trial.id
             logger.info("trial started", metadata: ["robot": "\(start.robotID)", "trial": "\(trial.id)", "task": "\(start.task)", "max_steps": "\(start.maxSteps)"])
@@ -313,7 +333,8 @@ public final class RuntimeCore {
             }
             reply.ok = true
             reply.trialID = trial.id
-            if let n = endTrial(robot: stop.robotID, trial: trial, reason: stop.reason.isEmpty ? "stopped by operator" : stop.reason) { notices.append(n) }
+            if let n = endTrial(robot: stop.robotID, trial: trial, reason: stop.reason.isEmpty ? "stopped by operator" : stop.reason,
+                                 status: .complete) { notices.append(n) }
         case .emergencyStop(let stop):
             let robots = stop.robotID.isEmpty ? Array(trials.keys) : [stop.robotID]
             if stop.robotID.isEmpty { globalEmergencyStop = !stop.release } else if stop.release {
@@ -324,7 +345,7 @@ public final class RuntimeCore {
             logger.critical("emergency stop \(stop.release ? "released" : "engaged")", metadata: ["robot": "\(stop.robotID.isEmpty ? "all" : stop.robotID)", "reason": "\(stop.reason)"])
             if !stop.release {
                 for robot in robots {
-                    if let trial = trials[robot], let n = endTrial(robot: robot, trial: trial, reason: "emergency stop") { notices.append(n) }
+                    if let trial = trials[robot], let n = endTrial(robot: robot, trial: trial, reason: "emergency stop", status: .aborted) { notices.append(n) }
                 }
             }
             reply.ok = true
@@ -344,6 +365,10 @@ public final class RuntimeCore {
             $0.uptimeNs = now - startTime
             $0.globalEmergencyStop = globalEmergencyStop
             $0.malformedMessages = malformedMessages
+            if let counts = recording?.counts {
+                $0.stepsRecorded = counts.recorded
+                $0.stepsDropped = counts.dropped
+            }
             $0.robots = sessions.values.sorted { $0.robotID < $1.robotID }.map { s in
                 .with {
                     $0.robotID = s.robotID

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Messages
 import SwiftProtobuf
+import TrialStore
 import ZeroMQ
 
 /// `pipps serve`: the runtime on ZeroMQ. A ROUTER for robots and a ROUTER for operators, both
@@ -26,6 +27,8 @@ public final class RuntimeServer {
     private let admin: Socket
     private let authenticator: ZAPAuthenticator?
     private var logger: Logger
+    /// Records every step into the trial store (``RuntimeConfiguration/storePath``).
+    public let recorder: StepRecorder?
 
     // Control-path buffers, allocated once.
     private let routing = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
@@ -42,7 +45,22 @@ public final class RuntimeServer {
         try configuration.settings.validate()
         context = try Context()
         let now = MonotonicClock.nowNanoseconds
-        core = RuntimeCore(settings: configuration.settings, now: now, logger: logger)
+        var settings = configuration.settings
+        if let path = configuration.storePath {
+            let store = try TrialStore(path: path)
+            let prepared = try store.prepareForRuntime(nowNs: Int64(Date().timeIntervalSince1970 * 1e9))
+            for id in prepared.aborted {
+                logger.warning("trial left running by the previous runtime marked aborted", metadata: ["trial": "\(id)"])
+            }
+            settings.firstTrialID = max(settings.firstTrialID, UInt64(prepared.nextTrialID))
+            recorder = StepRecorder(store: store, logger: logger)
+            logger.info("recording to the trial store", metadata: ["store": "\(path)", "next_trial": "\(settings.firstTrialID)"])
+        } else {
+            recorder = nil
+        }
+        core = RuntimeCore(settings: settings, now: now, logger: logger)
+        core.recording = recorder
+        recorder?.start()
         robots = try Socket(context, .router)
         admin = try Socket(context, .router)
         for s in [robots, admin] {
@@ -89,6 +107,7 @@ public final class RuntimeServer {
     }
 
     deinit {
+        recorder?.stop()
         robots.close()
         admin.close()
         authenticator?.stop()
@@ -117,6 +136,10 @@ public final class RuntimeServer {
             }
         }
         logger.info("runtime stopping")
+        recorder?.stop()
+        if let counts = recorder?.counts {
+            logger.info("recorder stopped", metadata: ["steps_recorded": "\(counts.recorded)", "steps_dropped": "\(counts.dropped)"])
+        }
     }
 
     /// Receives and answers one robot message; `false` when none was waiting.
@@ -180,7 +203,14 @@ public final class RuntimeServer {
         if try robots.send(routingID, flags: moreWithoutWaiting) {
             _ = try robots.send(UnsafeRawBufferPointer(rebasing: output[0..<n]), flags: .dontWait)
         }
-        core.sent(routingID: routingID, latency: MonotonicClock.nowNanoseconds - received)
+        let sentLatency = MonotonicClock.nowNanoseconds - received
+        core.sent(routingID: routingID, latency: sentLatency)
+        if let recorder, let robotIndex = decision.robotIndex {
+            recorder.record(robotIndex: robotIndex, trialID: decision.trialID, sequence: decoded.sequence,
+                            robotTime: decoded.robotTimeNanoseconds, received: received, state: decoded.values,
+                            control: UnsafeBufferPointer(rebasing: controlValues[0..<decision.count]), policyVersion: decision.policyVersion,
+                            status: decision.status.rawValue, reason: decision.reason.rawValue, latency: sentLatency)
+        }
         if decision.endedTrial, let stop = core.trialStop(for: routingID) { send(stop) }
     }
 

@@ -68,6 +68,9 @@ public struct RuntimeConfiguration: Sendable, Equatable {
     public var settings = RuntimeSettings()
     /// Policy files (`pipps.v1.Policy`, binary or `.json`) deployed at start-up, by robot id.
     public var policies: [String: String] = [:]
+    /// The trial store (SQLite) that records every step served; `nil` records nothing. Trial ids
+    /// then continue from the store's.
+    public var storePath: String?
 
     public struct Security: Sendable, Equatable {
         /// The runtime's secret key (Z85), or a file holding it.
@@ -109,6 +112,10 @@ public struct RuntimeConfiguration: Sendable, Equatable {
             if let l = robot.control_limits { c.settings.controlLimits[kind] = l }
         }
         c.policies = file.policies ?? [:]
+        if let store = file.store {
+            guard !store.isEmpty else { throw RuntimeConfigurationError("store: empty path") }
+            c.storePath = store.hasPrefix("/") || directory == nil ? store : directory!.appendingPathComponent(store).path
+        }
         if let s = file.security {
             func key(_ value: String, secret: Bool = false) throws -> String {
                 do { return try KeyFile.value(value, secret: secret, relativeTo: directory) } catch {
@@ -150,6 +157,7 @@ public struct RuntimeConfiguration: Sendable, Equatable {
         var first_trial_id: UInt64?
         var robots: [String: Robot]?
         var policies: [String: String]?
+        var store: String?
         var security: SecurityFile?
 
         struct Robot: Decodable {
@@ -180,7 +188,7 @@ public struct RuntimeConfiguration: Sendable, Equatable {
 
         private enum CodingKeys: String, CodingKey, CaseIterable {
             case robot_endpoint, admin_endpoint, max_state_age_ms, deadline_ms, session_timeout_ms, first_trial_id
-            case robots, policies, security
+            case robots, policies, store, security
         }
 
         init(from decoder: any Decoder) throws {
@@ -194,6 +202,7 @@ public struct RuntimeConfiguration: Sendable, Equatable {
             first_trial_id = try c.decodeIfPresent(UInt64.self, forKey: .first_trial_id)
             robots = try c.decodeIfPresent([String: Robot].self, forKey: .robots)
             policies = try c.decodeIfPresent([String: String].self, forKey: .policies)
+            store = try c.decodeIfPresent(String.self, forKey: .store)
             security = try c.decodeIfPresent(SecurityFile.self, forKey: .security)
         }
     }

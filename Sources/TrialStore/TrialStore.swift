@@ -110,22 +110,24 @@ public struct StoredPolicy: Codable, FetchableRecord, PersistableRecord, Sendabl
     }
 }
 
-/// What the runtime's recorder hands the store: robots seen, trial starts and ends, and steps, in
-/// the order they happened; ``TrialStore/write(_:)`` stores one batch in one transaction.
+/// What the runtime's recorder hands the store: robots seen, trial starts and ends, deploys and
+/// steps, in the order they happened; ``TrialStore/write(_:)`` stores one batch in one transaction.
 public struct RecorderBatch: Sendable {
     public enum Event: Sendable, Equatable {
         case robot(id: String, kind: String, atNs: Int64)
         case trialStarted(id: Int64, robot: String, task: String, maxSteps: Int, policyVersion: Int64, atNs: Int64)
         case trialEnded(id: Int64, status: TrialStatus, reason: String, atNs: Int64)
-        case policyDeployed(robot: String, version: Int64, atNs: Int64)
+        /// A policy went live on a robot (serialised `pipps.v1.Policy`, stored if the store lacks it).
+        case policyDeployed(robot: String, version: Int64, policy: Data, checksum: String, atNs: Int64)
     }
-    /// Events before the steps of this batch (robots, trial starts, deploys).
-    public var leading: [Event] = []
-    public var steps: [StoredStep] = []
-    /// Events after the steps (trial ends), so that a trial's last steps precede its end.
-    public var trailing: [Event] = []
-    public init() {}
-    public var isEmpty: Bool { leading.isEmpty && steps.isEmpty && trailing.isEmpty }
+    public enum Item: Sendable, Equatable {
+        case event(Event)
+        case step(StoredStep)
+    }
+    public var items: [Item] = []
+    public init(_ items: [Item] = []) { self.items = items }
+    public var isEmpty: Bool { items.isEmpty }
+    public var stepCount: Int { items.reduce(0) { if case .step = $1 { $0 + 1 } else { $0 } } }
 }
 
 /// The embedded trial store: one SQLite file in WAL mode (GRDB), shared by the runtime (which
@@ -266,20 +268,24 @@ public final class TrialStore: Sendable {
     public func write(_ batch: RecorderBatch) throws {
         guard !batch.isEmpty else { return }
         try pool.write { db in
-            for event in batch.leading { try apply(event, db) }
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO step (robot_id, trial_id, sequence, robot_time_ns, received_ns, state, control, policy_version,
-                                  status, reason, latency_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for s in batch.steps {
-                try insert.execute(arguments: [
-                    s.robotID, s.trialID, Int64(bitPattern: s.sequence), s.robotTimeNs, s.receivedNs,
-                    DoubleBlob.encode(s.state), DoubleBlob.encode(s.control), Int64(bitPattern: s.policyVersion),
-                    s.status, s.reason, s.latencyNs,
-                ])
+            for item in batch.items {
+                switch item {
+                case .event(let event): try apply(event, db)
+                case .step(let step): try insert(step, db)
+                }
             }
-            for event in batch.trailing { try apply(event, db) }
         }
+    }
+
+    private func insert(_ s: StoredStep, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO step (robot_id, trial_id, sequence, robot_time_ns, received_ns, state, control, policy_version,
+                              status, reason, latency_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                s.robotID, s.trialID, Int64(bitPattern: s.sequence), s.robotTimeNs, s.receivedNs,
+                DoubleBlob.encode(s.state), DoubleBlob.encode(s.control), Int64(bitPattern: s.policyVersion),
+                s.status, s.reason, s.latencyNs,
+            ])
     }
 
     private func apply(_ event: RecorderBatch.Event, _ db: Database) throws {
@@ -298,8 +304,11 @@ public final class TrialStore: Sendable {
         case let .trialEnded(id, status, reason, at):
             try db.execute(sql: "UPDATE trial SET status = ?, reason = ?, ended_ns = ? WHERE id = ? AND status = 'running'",
                            arguments: [status.rawValue, reason, at, id])
-        case let .policyDeployed(robot, version, at):
-            try db.execute(sql: "UPDATE policy SET deployed_ns = ? WHERE robot_id = ? AND version = ?", arguments: [at, robot, version])
+        case let .policyDeployed(robot, version, policy, checksum, at):
+            try db.execute(sql: """
+                INSERT INTO policy (robot_id, version, created_ns, policy, checksum, deployed_ns) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(robot_id, version) DO UPDATE SET deployed_ns = excluded.deployed_ns
+                """, arguments: [robot, version, at, policy, checksum, at])
         }
     }
 
@@ -359,12 +368,7 @@ public final class TrialStore: Sendable {
             for var s in steps {
                 s.trialID = id
                 s.robotID = robot
-                try db.execute(sql: """
-                    INSERT INTO step (robot_id, trial_id, sequence, robot_time_ns, received_ns, state, control, policy_version,
-                                      status, reason, latency_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [s.robotID, s.trialID, Int64(bitPattern: s.sequence), s.robotTimeNs, s.receivedNs,
-                                     DoubleBlob.encode(s.state), DoubleBlob.encode(s.control), Int64(bitPattern: s.policyVersion),
-                                     s.status, s.reason, s.latencyNs])
+                try insert(s, db)
             }
             return id
         }

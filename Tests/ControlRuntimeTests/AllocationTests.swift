@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Messages
 import Robots
+import TestSupport
 import Testing
 import ZeroMQ
 
@@ -56,9 +57,13 @@ import ZeroMQ
 
     @Test func noAllocationPerStepAfterWarmUp() throws {
         try #require(pipps_allocation_counting_available() != 0, "malloc is not interposed in this process; counts would be meaningless")
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         var configuration = RuntimeConfiguration()
         configuration.robotEndpoint = "tcp://127.0.0.1:*"
         configuration.adminEndpoint = "tcp://127.0.0.1:*"
+        // Recording on: handing each step to the recorder is part of the control path.
+        configuration.storePath = dir.appendingPathComponent("store.sqlite").path
         let server = try RuntimeServer(configuration: configuration, logger: Logger(label: "alloc") { _ in SwiftLogNoOpLogHandler() })
         let now = MonotonicClock.nowNanoseconds
         try server.core.deploy(TestPolicies.rbf(.cartPole, version: 1), robot: "alloc-cartpole", now: now)
@@ -74,7 +79,6 @@ import ZeroMQ
             finished.signal()
         }
         thread.start()
-        defer { stop.set(); finished.wait() }
 
         let context = try Context()
         let robots = try [
@@ -99,5 +103,9 @@ import ZeroMQ
         #expect(fallbackAllocations <= 200, "\(fallbackAllocations) allocations in 200 fallback steps (at most one each, libzmq's copy)")
         for robot in robots { robot.socket.close() }
         context.terminate()
+        stop.set()
+        finished.wait()
+        let recorded = try #require(server.recorder).counts
+        #expect(recorded.recorded == 4800 && recorded.dropped == 0, "every step of the test recorded: \(recorded)")
     }
 }

@@ -353,5 +353,8 @@ struct RuntimeCoreTests {
         #expect(c.security?.robotKeys == [keys["cartpole-01"]!.publicKey])
         #expect(c.security?.operatorKeys == [keys["operator"]!.publicKey])
         #expect(c.robotEndpoint == "tcp://0.0.0.0:7700" && c.settings.sessionTimeout == 3_000_000_000)
+        #expect(c.storePath == "/var/lib/pipps/store.sqlite")
+        let relative = try RuntimeConfiguration.load(yaml: "store: runs/store.sqlite", relativeTo: dir)
+        #expect(relative.storePath == dir.appendingPathComponent("runs/store.sqlite").path)
     }
 }

@@ -16,11 +16,11 @@ import TrialStore
         #expect(try store.appliedMigrations() == ["v1"])
         #expect(try store.prepareForRuntime(nowNs: 1).nextTrialID == 1)
 
-        var batch = RecorderBatch()
-        batch.leading = [.robot(id: "cp", kind: "cartpole", atNs: 5),
-                         .trialStarted(id: 1, robot: "cp", task: "cartpole-swingup", maxSteps: 3, policyVersion: 3, atNs: 6)]
-        batch.steps = [Self.step("cp", trial: 0, 0)] + (1...3).map { Self.step("cp", trial: 1, $0) }
-        batch.trailing = [.trialEnded(id: 1, status: .complete, reason: "", atNs: 9)]
+        let batch = RecorderBatch([.event(.robot(id: "cp", kind: "cartpole", atNs: 5)), .step(Self.step("cp", trial: 0, 0)),
+                                   .event(.trialStarted(id: 1, robot: "cp", task: "cartpole-swingup", maxSteps: 3, policyVersion: 3, atNs: 6))]
+                                  + (1...3).map { .step(Self.step("cp", trial: 1, $0)) }
+                                  + [.event(.trialEnded(id: 1, status: .complete, reason: "", atNs: 9))])
+        #expect(batch.stepCount == 4)
         try store.write(batch)
 
         let trial = try #require(try store.trial(1))
@@ -38,10 +38,8 @@ import TrialStore
         let path = dir.appendingPathComponent("store.sqlite").path
         do {
             let store = try TrialStore(path: path)
-            var batch = RecorderBatch()
-            batch.leading = [.trialStarted(id: 7, robot: "cp", task: "t", maxSteps: 30, policyVersion: 0, atNs: 1)]
-            batch.steps = (1...5).map { Self.step("cp", trial: 7, $0) }
-            try store.write(batch)
+            try store.write(RecorderBatch([.event(.trialStarted(id: 7, robot: "cp", task: "t", maxSteps: 30, policyVersion: 0, atNs: 1))]
+                                          + (1...5).map { .step(Self.step("cp", trial: 7, $0)) }))
         }
         // A second process opening the same file (as after a crash): the trial is cut short.
         let reopened = try TrialStore(path: path)
@@ -72,10 +70,12 @@ import TrialStore
             try store.insertPolicy(StoredPolicy(robotID: "uni", version: 2, createdNs: 3, policy: Data(), checksum: "c"))
         }
         #expect(try store.latestPolicy(robot: "uni")?.checksum == "b" && store.nextPolicyVersion(robot: "uni") == 3)
-        var deploy = RecorderBatch()
-        deploy.leading = [.policyDeployed(robot: "uni", version: 2, atNs: 42)]
-        try store.write(deploy)
-        #expect(try store.latestPolicy(robot: "uni")?.deployedNs == 42)
+        try store.write(RecorderBatch([.event(.policyDeployed(robot: "uni", version: 2, policy: Data([9]), checksum: "z", atNs: 42))]))
+        #expect(try store.latestPolicy(robot: "uni")?.deployedNs == 42 && store.latestPolicy(robot: "uni")?.policy == Data([4]),
+                "a known version is marked deployed, not replaced")
+        try store.write(RecorderBatch([.event(.policyDeployed(robot: "uni", version: 5, policy: Data([5]), checksum: "e", atNs: 43))]))
+        #expect(try store.latestPolicy(robot: "uni") == StoredPolicy(robotID: "uni", version: 5, createdNs: 43, deployedNs: 43, policy: Data([5]), checksum: "e"),
+                "a version deployed from elsewhere is stored")
     }
 
     @Test func doublesAreStoredExactly() {

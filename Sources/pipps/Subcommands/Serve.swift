@@ -39,6 +39,9 @@ struct Serve: ParsableCommand {
     @Option(help: "A control later than this (ms) after its state counts as a deadline miss.")
     var deadlineMs: Double?
 
+    @Option(help: "Record every step into this trial store (SQLite; created when missing). Overrides `store` in --config.")
+    var store: String?
+
     @Flag(help: "Run without CURVE authentication (local development only).")
     var insecure = false
 
@@ -60,6 +63,10 @@ struct Serve: ParsableCommand {
         }
         if let robots { configuration.robotEndpoint = robots }
         if let admin { configuration.adminEndpoint = admin }
+        if let store {
+            guard !store.isEmpty else { throw ValidationError("--store needs a path") }
+            configuration.storePath = store
+        }
         do {
             if let maxStateAgeMs { configuration.settings.maxStateAge = try RuntimeConfiguration.nanoseconds(maxStateAgeMs, "--max-state-age-ms") }
             if let deadlineMs { configuration.settings.deadline = try RuntimeConfiguration.nanoseconds(deadlineMs, "--deadline-ms") }
@@ -80,6 +87,7 @@ struct Serve: ParsableCommand {
         let sources = stop.setOnSignals()
         // One line on stdout that scripts and tests read for the bound endpoints.
         let ready = "listening robots=\(server.robotEndpoint) admin=\(server.adminEndpoint)" + (server.publicKey.map { " server-key=\($0)" } ?? "")
+            + (configuration.storePath.map { " store=\($0)" } ?? "")
         FileHandle.standardOutput.write(Data((ready + "\n").utf8))  // unbuffered, so a pipe sees it at once
         try server.run(until: stop)
         sources.forEach { $0.cancel() }
