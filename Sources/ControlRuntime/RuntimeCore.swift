@@ -298,6 +298,9 @@ public final class RuntimeCore {
             if let current = policies[robot], deploy.policy.version <= current.version {
                 fail("deploy: version \(deploy.policy.version) is not newer than the deployed \(current.version)"); break
             }
+            if !deploy.policy.checksum.isEmpty, (try? deploy.policy.computedChecksum()) != deploy.policy.checksum {
+                fail("deploy: checksum mismatch (the policy was altered or corrupted on its way); the running policy stays"); break
+            }
             do {
                 let compiled = try CompiledPolicy(deploy.policy, kind: kind, robotLimits: settings.limits(kind))
                 policies[robot] = compiled  // one reference store on the control thread: the swap is atomic

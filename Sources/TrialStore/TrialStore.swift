@@ -110,6 +110,33 @@ public struct StoredPolicy: Codable, FetchableRecord, PersistableRecord, Sendabl
     }
 }
 
+/// One learning round: what it learned from, how, how long it took, and what it made.
+public struct StoredLearningRound: Codable, FetchableRecord, Sendable, Equatable {
+    public var id: Int64
+    public var robotID: String
+    public var task: String
+    public var cycleID: Int64?
+    /// The settings as JSON.
+    public var settings: String
+    public var seed: Int64
+    /// Ids of the trials it learned from, as a JSON array.
+    public var trainingTrials: String
+    public var startedNs: Int64
+    public var finishedNs: Int64?
+    public var modelSeconds: Double?
+    public var optimisationSeconds: Double?
+    public var predictedReturn: Double?
+    public var achievedReturn: Double?
+    public var policyVersion: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, task, settings, seed
+        case robotID = "robot_id", cycleID = "cycle_id", trainingTrials = "training_trials", startedNs = "started_ns"
+        case finishedNs = "finished_ns", modelSeconds = "model_seconds", optimisationSeconds = "optimisation_seconds"
+        case predictedReturn = "predicted_return", achievedReturn = "achieved_return", policyVersion = "policy_version"
+    }
+}
+
 /// What the runtime's recorder hands the store: robots seen, trial starts and ends, deploys and
 /// steps, in the order they happened; ``TrialStore/write(_:)`` stores one batch in one transaction.
 public struct RecorderBatch: Sendable {
@@ -393,6 +420,48 @@ public final class TrialStore: Sendable {
         try pool.read { db in
             (try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM policy WHERE robot_id = ?", arguments: [robot]) ?? 0) + 1
         }
+    }
+
+    // MARK: - Learning rounds
+
+    /// Records the start of a learning round; returns its id.
+    public func beginLearningRound(robot: String, task: String, cycleID: Int64?, settings: String, seed: UInt64,
+                                   trainingTrials: [Int64], startedNs: Int64) throws -> Int64 {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO learning_round (robot_id, task, cycle_id, settings, seed, training_trials, started_ns)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [robot, task, cycleID, settings, Int64(bitPattern: seed),
+                                 "[" + trainingTrials.map(String.init).joined(separator: ",") + "]", startedNs])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Records the end of a learning round and the policy it made, in one transaction.
+    public func finishLearningRound(_ id: Int64, policy: StoredPolicy, modelSeconds: Double, optimisationSeconds: Double,
+                                    predictedReturn: Double) throws {
+        try pool.write { db in
+            try policy.insert(db)
+            try db.execute(sql: """
+                UPDATE learning_round SET finished_ns = ?, model_seconds = ?, optimisation_seconds = ?, predicted_return = ?,
+                policy_version = ? WHERE id = ?
+                """, arguments: [policy.createdNs, modelSeconds, optimisationSeconds, predictedReturn, policy.version, id])
+        }
+    }
+
+    /// Learning rounds, oldest first, optionally of one robot.
+    public func learningRounds(robot: String? = nil) throws -> [StoredLearningRound] {
+        try pool.read { db in
+            if let robot {
+                return try StoredLearningRound.fetchAll(db, sql: "SELECT * FROM learning_round WHERE robot_id = ? ORDER BY id", arguments: [robot])
+            }
+            return try StoredLearningRound.fetchAll(db, sql: "SELECT * FROM learning_round ORDER BY id")
+        }
+    }
+
+    /// The return a round's policy achieved on its trial (filled in by the scheduler).
+    public func setAchievedReturn(round id: Int64, _ value: Double) throws {
+        try pool.write { try $0.execute(sql: "UPDATE learning_round SET achieved_return = ? WHERE id = ?", arguments: [value, id]) }
     }
 
     /// Runs `body` in one write transaction (for the learner's and scheduler's own records).

@@ -263,9 +263,14 @@ struct RuntimeCoreTests {
         var corrupt = TestPolicies.rbf(.cartPole, version: 5)
         corrupt.rbf.widths = [-1]
         #expect(!deploy(core, "r", corrupt).ok)
+        // A checksum that does not match the contents (a bit flipped on the way) is refused.
+        var tampered = try TestPolicies.constant(.cartPole, version: 5, bias: 0.3).withChecksum()
+        tampered.linear.bias = [0.31]
+        refused = deploy(core, "r", tampered)
+        #expect(!refused.ok && refused.error.contains("checksum"))
         let d = try robot.step(core, now: Self.step)
         #expect(d.policyVersion == 3 && robot.out[0] == Saturation(limit: 10).value(0.1))
-        #expect(deploy(core, "r", TestPolicies.constant(.cartPole, version: 4, bias: -0.1)).ok)
+        #expect(deploy(core, "r", try TestPolicies.constant(.cartPole, version: 4, bias: -0.1).withChecksum()).ok, "a matching checksum passes")
         #expect(try robot.step(core, now: 2 * Self.step).policyVersion == 4)
         #expect(robot.out[0] == Saturation(limit: 10).value(-0.1))
     }

@@ -1,0 +1,124 @@
+import Foundation
+import GaussianProcess
+import Learning
+import LinearAlgebra
+import Messages
+import Policies
+import PolicyGradient
+import Robots
+import TrialStore
+
+/// One offline learning round on the trial store: the stored trials of a robot and task → GP model →
+/// policy optimisation (``LearningRound``) → a new policy version in the store. Used by `pipps learn`
+/// and `pipps cycle`.
+enum StoreLearning {
+    struct Outcome {
+        var policy: Pipps_V1_Policy
+        var roundID: Int64
+        var trials: [Int64]
+        var predictedReturn: Double
+        var initialReturn: Double
+        var modelSeconds: Double
+        var optimisationSeconds: Double
+    }
+
+    /// The complete trials of `robot` on `task` as the learner sees them: the observed states (as
+    /// learning states) and the controls applied between them, N states and N − 1 controls from N
+    /// steps. A trial is used up to its first malformed state; a step without a (well-formed)
+    /// control ends it as its final state. Trials shorter than two steps carry no transition and are
+    /// left out.
+    static func observedTrials(store: TrialStore, robot: String, taskName: String, task: Task) throws -> (ids: [Int64], trials: [ObservedTrial]) {
+        var ids: [Int64] = [], trials: [ObservedTrial] = []
+        let n = task.plant.stateDimension, m = task.plant.controlDimension
+        for trial in try store.trials(robot: robot, task: taskName, statuses: [.complete]) {
+            var usable: [StoredStep] = []
+            for step in try store.steps(trial: trial.id) {
+                guard step.state.count == n, step.state.allSatisfy(\.isFinite) else { break }
+                usable.append(step)
+                guard step.control.count == m, step.control.allSatisfy(\.isFinite) else { break }
+            }
+            guard usable.count >= 2 else { continue }
+            ids.append(trial.id)
+            trials.append(ObservedTrial(states: usable.map { task.representation.learningState(from: $0.state) },
+                                        controls: usable.dropLast().map(\.control)))
+        }
+        return (ids, trials)
+    }
+
+    /// A random policy for the first trial(s) on a robot (PILCO starts from random controls; through
+    /// the runtime a random RBF network with large weights plays that part: an erratic, saturated
+    /// function of the state).
+    static func randomPolicy(task: Task, version: UInt64, seed: UInt64, basisCount: Int = 50) -> Pipps_V1_Policy {
+        var rng = SeededGenerator(seed: seed)
+        let transform = EpisodicExperiment.policyTransform(task)
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        switch task.kind {
+        case .cartPole:
+            let s = task.initialLearningState
+            var policy = RBFPolicy.random(transform: transform, controlLimits: task.controlLimits, basisCount: basisCount,
+                                          centreMean: s.mean, centreStandardDeviations: s.standardDeviations.map { max($0, 1) }, using: &rng)
+            for i in policy.weights.storage.indices { policy.weights.storage[i] *= 20 }
+            return (try? Pipps_V1_Policy(policy, version: version, robotKind: task.kind, createdUnixNanoseconds: now).withChecksum())!
+        case .unicycle:
+            let policy = LinearPolicy.random(transform: transform, controlLimits: task.controlLimits, using: &rng)
+            return (try? Pipps_V1_Policy(policy, version: version, robotKind: task.kind, createdUnixNanoseconds: now).withChecksum())!
+        }
+    }
+
+    /// Runs one round and stores its record and the new policy.
+    static func learn(store: TrialStore, robot: String, taskName: String, task: Task, settings: LearningSettings,
+                      cycleID: Int64? = nil, basisCount: Int = 50,
+                      progress: ((Int, Double) -> Void)? = nil) throws -> Outcome {
+        let (ids, trials) = try observedTrials(store: store, robot: robot, taskName: taskName, task: task)
+        guard !trials.isEmpty else {
+            throw StoreLearningError("no complete trial of \(robot) on \(taskName) in \(store.path): run a trial first (pipps cycle runs a random one)")
+        }
+        let started = Int64(Date().timeIntervalSince1970 * 1e9)
+        let settingsJSON = settingsDescription(settings)
+        let roundID = try store.beginLearningRound(robot: robot, task: taskName, cycleID: cycleID, settings: settingsJSON,
+                                                   seed: settings.seed, trainingTrials: ids, startedNs: started)
+        // Continue from the robot's latest policy when it fits the task; otherwise start afresh.
+        let previous = try store.latestPolicy(robot: robot).flatMap { try? Pipps_V1_Policy(serializedBytes: $0.policy).makePolicy() }
+        let version = UInt64(try store.nextPolicyVersion(robot: robot))
+        var wire: Pipps_V1_Policy
+        let result: (initial: Double, final: Double, model: Double, optimisation: Double)
+        switch task.kind {
+        case .cartPole:
+            let fresh = try randomPolicy(task: task, version: 1, seed: settings.seed, basisCount: basisCount).makePolicy() as! RBFPolicy
+            let start = (previous as? RBFPolicy).flatMap { $0.transform == EpisodicExperiment.policyTransform(task) ? $0 : nil } ?? fresh
+            let r = try LearningRound.run(task: task, trials: trials, policy: start, settings: settings, progress: progress)
+            wire = Pipps_V1_Policy(r.policy, version: version, robotKind: task.kind, learningRound: UInt64(roundID),
+                                   createdUnixNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
+            result = (r.initialReturn, r.finalReturn, r.modelSeconds, r.optimisationSeconds)
+        case .unicycle:
+            let fresh = try randomPolicy(task: task, version: 1, seed: settings.seed).makePolicy() as! LinearPolicy
+            let start = (previous as? LinearPolicy).flatMap { $0.transform == EpisodicExperiment.policyTransform(task) ? $0 : nil } ?? fresh
+            let r = try LearningRound.run(task: task, trials: trials, policy: start, settings: settings, progress: progress)
+            wire = Pipps_V1_Policy(r.policy, version: version, robotKind: task.kind, learningRound: UInt64(roundID),
+                                   createdUnixNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
+            result = (r.initialReturn, r.finalReturn, r.modelSeconds, r.optimisationSeconds)
+        }
+        wire = try wire.withChecksum()
+        let bytes: [UInt8] = try wire.serializedBytes()
+        let finished = Int64(Date().timeIntervalSince1970 * 1e9)
+        try store.finishLearningRound(roundID, policy: StoredPolicy(robotID: robot, version: Int64(version), createdNs: finished,
+                                                                    learningRoundID: roundID, policy: Data(bytes), checksum: wire.checksum),
+                                      modelSeconds: result.model, optimisationSeconds: result.optimisation, predictedReturn: result.final)
+        return Outcome(policy: wire, roundID: roundID, trials: ids, predictedReturn: result.final, initialReturn: result.initial,
+                       modelSeconds: result.model, optimisationSeconds: result.optimisation)
+    }
+
+    static func settingsDescription(_ s: LearningSettings) -> String {
+        let object: [String: Any] = [
+            "estimator": "\(s.estimator)", "particles": s.particles, "evaluations": s.evaluations, "learning_rate": s.learningRate,
+            "momentum": s.momentum, "moment_matching": s.momentMatching, "seed": String(s.seed),
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct StoreLearningError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
