@@ -464,6 +464,50 @@ public final class TrialStore: Sendable {
         try pool.write { try $0.execute(sql: "UPDATE learning_round SET achieved_return = ? WHERE id = ?", arguments: [value, id]) }
     }
 
+    // MARK: - Cycles
+
+    /// The running cycle of `robot` on `task`, or a new one: (id, whether it was resumed).
+    public func openCycle(robot: String, task: String, settings: String, nowNs: Int64) throws -> (id: Int64, resumed: Bool) {
+        try pool.write { db in
+            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM cycle WHERE robot_id = ? AND task = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+                                           arguments: [robot, task]) {
+                return (id, true)
+            }
+            try db.execute(sql: "INSERT INTO cycle (robot_id, task, status, settings, started_ns) VALUES (?, ?, 'running', ?, ?)",
+                           arguments: [robot, task, settings, nowNs])
+            return (db.lastInsertedRowID, false)
+        }
+    }
+
+    /// Ends a cycle (`succeeded`, `exhausted` or `failed`) with a reason.
+    public func finishCycle(_ id: Int64, status: String, reason: String, nowNs: Int64) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE cycle SET status = ?, reason = ?, ended_ns = ? WHERE id = ?", arguments: [status, reason, nowNs, id])
+        }
+    }
+
+    /// A cycle's status and reason.
+    public func cycleStatus(_ id: Int64) throws -> (status: String, reason: String)? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT status, reason FROM cycle WHERE id = ?", arguments: [id]).map { ($0["status"], $0["reason"]) }
+        }
+    }
+
+    /// The trials of a cycle, oldest first.
+    public func trials(cycle: Int64) throws -> [StoredTrial] {
+        try pool.read { try StoredTrial.filter(Column("cycle_id") == cycle).order(Column("id")).fetchAll($0) }
+    }
+
+    /// The learning rounds of a cycle, oldest first.
+    public func learningRounds(cycle: Int64) throws -> [StoredLearningRound] {
+        try pool.read { try StoredLearningRound.fetchAll($0, sql: "SELECT * FROM learning_round WHERE cycle_id = ? ORDER BY id", arguments: [cycle]) }
+    }
+
+    /// A robot's policy of a given version.
+    public func policy(robot: String, version: Int64) throws -> StoredPolicy? {
+        try pool.read { try StoredPolicy.filter(Column("robot_id") == robot && Column("version") == version).fetchOne($0) }
+    }
+
     /// Runs `body` in one write transaction (for the learner's and scheduler's own records).
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.write(body)
