@@ -112,6 +112,7 @@ let package = Package(
             dependencies: [
                 "Messages", "Robots",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict
         ),
@@ -207,7 +208,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrialStoreTests",
-            dependencies: ["TrialStore", "Messages", "Robots", "TestSupport"],
+            dependencies: ["TrialStore", "Messages", "Robots", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict
         ),
         .testTarget(

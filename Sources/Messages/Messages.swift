@@ -1,3 +1,4 @@
+import Foundation
 import SwiftProtobuf
 
 /// The wire protocol, version 1 (`Proto/pipps/v1/`).
@@ -12,4 +13,14 @@ public enum WireProtocol {
     /// The largest message a robot or operator may send, in bytes; larger ones are refused unread.
     /// A 12-dimensional state is under 200 bytes; a 50-basis RBF policy for 12 inputs under 8 KiB.
     public static let maxMessageBytes = 1 << 20
+}
+
+extension ProtoDescriptors {
+    /// The wire protocol's `FileDescriptorSet` (binary), e.g. for MCAP schemas.
+    public static var fileDescriptorSet: [UInt8] {
+        guard let data = Data(base64Encoded: fileDescriptorSetBase64, options: .ignoreUnknownCharacters) else {
+            preconditionFailure("ProtoDescriptors: the embedded FileDescriptorSet is not base64; run scripts/gen-proto")
+        }
+        return [UInt8](data)
+    }
 }

@@ -131,7 +131,14 @@ enum TrialImport {
         return order.map { trials[$0]! }
     }
 
+    /// The complete trials of an MCAP file written by `pipps export mcap`, checked against the kind.
     static func mcap(_ url: URL, kind: RobotKind) throws -> [[StoredStep]] {
-        throw ValidationError("MCAP import is not available yet")
+        guard let data = try? Data(contentsOf: url) else { throw ValidationError("cannot read \(url.path)") }
+        let trials: [(header: Pipps_V1_TrialHeader, steps: [StoredStep])]
+        do { trials = try TrialExport.trials(mcap: [UInt8](data)) } catch { throw ValidationError("\(url.path): \(error)") }
+        for t in trials where t.header.robotKind.robotKind.map({ $0 != kind }) ?? false {
+            throw ValidationError("\(url.path): trial \(t.header.trialID) is a \(t.header.robotKind.robotKind!.rawValue) trial, not \(kind.rawValue)")
+        }
+        return trials.map(\.steps)
     }
 }

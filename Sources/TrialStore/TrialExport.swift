@@ -1,0 +1,107 @@
+import Foundation
+import GRDB
+import Messages
+import Robots
+import SwiftProtobuf
+
+/// Trials as MCAP (`pipps export mcap`) and back (`pipps learn --mcap`).
+///
+/// Three channels, protobuf-encoded with the wire protocol's `FileDescriptorSet` embedded as the
+/// schemas: `/pipps/trial/header` (`pipps.v1.TrialHeader`, at the trial's start),
+/// `/pipps/trial/step` (`pipps.v1.TrialStep`, log time = when the runtime received the state) and
+/// `/pipps/trial/end` (`pipps.v1.TrialEnd`). Times are unix nanoseconds.
+public enum TrialExport {
+    public static let headerTopic = "/pipps/trial/header"
+    public static let stepTopic = "/pipps/trial/step"
+    public static let endTopic = "/pipps/trial/end"
+
+    /// The MCAP bytes of these trials (in the order given).
+    public static func mcap(store: TrialStore, trials ids: [Int64], chunkSize: Int = 256 * 1024) throws -> [UInt8] {
+        var writer = MCAPWriter(library: "pipps \(PIPPSStoreVersion.string)", chunkSize: chunkSize)
+        let descriptors = ProtoDescriptors.fileDescriptorSet
+        let topics = [(headerTopic, "pipps.v1.TrialHeader"), (stepTopic, "pipps.v1.TrialStep"), (endTopic, "pipps.v1.TrialEnd")]
+        for (i, (topic, type)) in topics.enumerated() {
+            writer.add(MCAP.Schema(id: UInt16(i + 1), name: type, encoding: "protobuf", data: descriptors))
+            writer.add(MCAP.Channel(id: UInt16(i + 1), schemaID: UInt16(i + 1), topic: topic, messageEncoding: "protobuf", metadata: [:]))
+        }
+        let kinds = try store.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT id, kind FROM robot").map { ($0["id"] as String, $0["kind"] as String) })
+        }
+        var sequence: [UInt16: UInt32] = [:]
+        func add(_ channel: UInt16, _ time: Int64, _ message: any SwiftProtobuf.Message) throws {
+            let t = UInt64(max(time, 0))
+            writer.add(MCAP.Message(channel: channel, sequence: sequence[channel, default: 0], logTime: t, publishTime: t,
+                                    data: try message.serializedBytes()))
+            sequence[channel, default: 0] += 1
+        }
+        for id in ids {
+            guard let trial = try store.trial(id) else { throw TrialStoreError("no trial \(id) in \(store.path)") }
+            let steps = try store.steps(trial: id)
+            let kind = kinds[trial.robotID].flatMap(RobotKind.init(rawValue:))
+            try add(1, trial.startedNs, Pipps_V1_TrialHeader.with {
+                $0.trialID = UInt64(trial.id); $0.robotID = trial.robotID; $0.task = trial.task
+                if let kind {
+                    $0.robotKind = Pipps_V1_RobotKind(kind)
+                    $0.stateDimension = UInt32(kind.stateDimension); $0.controlDimension = UInt32(kind.controlDimension)
+                }
+                $0.controlPeriodUs = 100_000
+                $0.policyVersion = UInt64(trial.policyVersion); $0.startedUnixNs = trial.startedNs; $0.cycleID = UInt64(trial.cycleID ?? 0)
+            })
+            for s in steps {
+                try add(2, s.receivedNs, Pipps_V1_TrialStep.with {
+                    $0.trialID = UInt64(id); $0.sequence = s.sequence; $0.robotTimeNs = s.robotTimeNs; $0.receivedUnixNs = s.receivedNs
+                    $0.state = s.state; $0.control = s.control; $0.policyVersion = s.policyVersion
+                    $0.status = Pipps_V1_ControlStatus(rawValue: s.status) ?? .unspecified
+                    $0.reason = Pipps_V1_FallbackReason(rawValue: s.reason) ?? .none
+                })
+            }
+            let endTime = trial.endedNs ?? steps.last?.receivedNs ?? trial.startedNs
+            try add(3, endTime, Pipps_V1_TrialEnd.with {
+                $0.trialID = UInt64(id); $0.endedUnixNs = endTime; $0.reason = trial.reason; $0.stepCount = UInt32(steps.count)
+                switch trial.status {
+                case .running: $0.outcome = .running
+                case .complete: $0.outcome = .complete
+                case .aborted: $0.outcome = .aborted
+                }
+            })
+        }
+        return writer.finish()
+    }
+
+    /// The complete trials in an MCAP file of this layout, as steps (grouped by trial, in order).
+    public static func trials(mcap bytes: [UInt8]) throws -> [(header: Pipps_V1_TrialHeader, steps: [StoredStep])] {
+        let reader = try MCAPReader(bytes)
+        func topic(_ name: String) -> UInt16? { reader.channels.values.first { $0.topic == name }?.id }
+        guard let header = topic(headerTopic), let step = topic(stepTopic) else {
+            throw TrialStoreError("no \(headerTopic) and \(stepTopic) channels: not a pipps trial export")
+        }
+        let end = topic(endTopic)
+        var order: [UInt64] = [], headers: [UInt64: Pipps_V1_TrialHeader] = [:], steps: [UInt64: [StoredStep]] = [:]
+        var complete: Set<UInt64> = []
+        for m in reader.messages {
+            switch m.channel {
+            case header:
+                let h = try Pipps_V1_TrialHeader(serializedBytes: m.data)
+                if headers[h.trialID] == nil { order.append(h.trialID) }
+                headers[h.trialID] = h
+            case step:
+                let s = try Pipps_V1_TrialStep(serializedBytes: m.data)
+                steps[s.trialID, default: []].append(StoredStep(
+                    robotID: headers[s.trialID]?.robotID ?? "", trialID: Int64(s.trialID), sequence: s.sequence, robotTimeNs: s.robotTimeNs,
+                    receivedNs: s.receivedUnixNs, state: s.state, control: s.control, policyVersion: s.policyVersion,
+                    status: s.status.rawValue, reason: s.reason.rawValue, latencyNs: 0))
+            case end where end != nil:
+                let e = try Pipps_V1_TrialEnd(serializedBytes: m.data)
+                if e.outcome == .complete { complete.insert(e.trialID) }
+            default:
+                break
+            }
+        }
+        return order.filter { complete.contains($0) }.map { (headers[$0]!, steps[$0] ?? []) }
+    }
+}
+
+/// The store's software version, for file headers.
+public enum PIPPSStoreVersion {
+    public static let string = "0.1.0"
+}

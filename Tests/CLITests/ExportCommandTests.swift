@@ -1,0 +1,57 @@
+import Foundation
+import TestSupport
+import Testing
+import TrialStore
+
+/// `pipps export mcap`, read back by the standard `mcap` Python package (written independently of
+/// this project's writer), and imported again by `pipps learn --mcap`.
+@Suite("pipps export mcap")
+struct ExportCommandTests {
+    @Test func theStandardReaderReadsTheExportAndLearnImportsIt() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: PythonReferenceClientTests.python), "`make test` creates .venv-client")
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try LearnCommandTests.trialsCSV(in: dir)
+        let storePath = dir.appendingPathComponent("store.sqlite").path
+        let imported = try runProcess(Binaries.pipps, ["learn", "--store", storePath, "--robot", "cp", "--csv", csv.path,
+                                                       "--particles", "5", "--evaluations", "2", "--basis-count", "5"])
+        #expect(imported.status == 0, "\(imported.output)")
+        let file = dir.appendingPathComponent("trials.mcap")
+        let export = try runProcess(Binaries.pipps, ["export", "mcap", "--store", storePath, "-o", file.path, "--chunk-size", "2000"])
+        #expect(export.status == 0 && export.output.contains("2 trial(s)"), "\(export.output)")
+
+        let read = try runProcess(PythonReferenceClientTests.python, [
+            RepositoryPaths.root.appendingPathComponent("deploy/reference-client/mcap_summary.py").path, file.path,
+        ])
+        #expect(read.status == 0, "\(read.output)")
+        let line = try #require(read.output.split(separator: "\n").last { $0.hasPrefix("{") })
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(summary["message_count"] as? Int == 2 + 62 + 2, "\(summary)")
+        #expect((summary["chunk_count"] as? Int ?? 0) > 1 && summary["chunk_indexes"] as? Int == summary["chunk_count"] as? Int)
+        #expect(summary["schemas"] as? [String] == ["pipps.v1.TrialEnd", "pipps.v1.TrialHeader", "pipps.v1.TrialStep"])
+        let trials = try #require(summary["trials"] as? [String: [String: Any]])
+        #expect(trials["1"]?["steps"] as? Int == 31 && trials["1"]?["outcome"] as? String == "TRIAL_OUTCOME_COMPLETE" && trials["2"]?["robot"] as? String == "cp")
+        let linear = try #require(summary["linear"] as? [String: Any])
+        #expect(linear["messages"] as? Int == 66 && linear["data_end"] as? Bool == true)
+
+        // A flipped byte fails the standard reader's CRC checks.
+        var bytes = try Data(contentsOf: file)
+        bytes[bytes.count / 3] ^= 0x10
+        let corrupt = dir.appendingPathComponent("corrupt.mcap")
+        try bytes.write(to: corrupt)
+        let refused = try runProcess(PythonReferenceClientTests.python, [
+            RepositoryPaths.root.appendingPathComponent("deploy/reference-client/mcap_summary.py").path, corrupt.path,
+        ])
+        #expect(refused.status != 0)
+
+        // The export feeds another store.
+        let other = dir.appendingPathComponent("other.sqlite").path
+        let again = try runProcess(Binaries.pipps, ["learn", "--store", other, "--robot", "cp2", "--mcap", file.path,
+                                                    "--particles", "5", "--evaluations", "2", "--basis-count", "5"])
+        #expect(again.status == 0, "\(again.output)")
+        let copy = try TrialStore(path: other)
+        let original = try TrialStore(path: storePath)
+        #expect(try copy.steps(trial: 2).map(\.state) == original.steps(trial: 2).map(\.state))
+        #expect(try copy.trials().map(\.source) == ["mcap", "mcap"])
+    }
+}
