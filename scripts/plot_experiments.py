@@ -2,7 +2,8 @@
 """Figures of `pipps experiment ...` from its CSV files (matplotlib; `make plot-env` installs it).
 
 Usage: plot_experiments.py EXPERIMENT DIR
-  EXPERIMENT is learning, landscape, variance or resampling; DIR holds the experiment's CSV files
+  EXPERIMENT is learning, landscape, variance, resampling or cycle (`pipps demo`'s learning
+  curve, from learning-curve.csv); DIR holds the experiment's CSV files
   and receives the PNG figures. Only the CSV files are read, so figures can be redrawn at any time.
 """
 import csv
@@ -192,13 +193,40 @@ def resampling(directory):
     save(fig, directory, "resampling.png")
 
 
+def cycle(directory):
+    """The learning curve of a learn-deploy cycle (`pipps demo`): cost of every trial on the robot."""
+    rows = read(os.path.join(directory, "learning-curve.csv"))
+    trial = [int(r["trial"]) for r in rows]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax.plot(trial, [num(r["cost"]) for r in rows], "o-", color="tab:blue")
+    for r, t in zip(rows, trial):
+        if r["random"] == "1":
+            ax.axvspan(t - 0.5, t + 0.5, color="0.9")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("cost of the trial (sum over steps)")
+    ax.set_title(f"{rows[0]['robot']} · {rows[0]['task']} (grey: random)" if rows else "no trials")
+    ax.grid(alpha=0.3)
+    final = [num(r["final_cost"]) for r in rows]
+    ax2.plot(trial, final, "o-", color="tab:orange", label="mean cost, last second")
+    ok = [(t, f) for t, f, r in zip(trial, final, rows) if r["success"] == "1"]
+    if ok:
+        ax2.plot(*zip(*ok), "*", color="tab:green", markersize=14, label="success")
+    if rows:
+        ax2.axhline(num(rows[0]["threshold"]), color="0.5", linestyle="--", label="success threshold")
+    ax2.set_xlabel("trial")
+    ax2.set_ylabel("final cost")
+    ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3)
+    save(fig, directory, "learning-curve.png")
+
+
 def main(argv):
     if len(argv) != 3 or argv[1] not in FIGURES:
         sys.exit(__doc__)
     FIGURES[argv[1]](argv[2])
 
 
-FIGURES = {"learning": learning, "landscape": landscape, "variance": variance, "resampling": resampling}
+FIGURES = {"learning": learning, "landscape": landscape, "variance": variance, "resampling": resampling, "cycle": cycle}
 
 if __name__ == "__main__":
     main(sys.argv)

@@ -479,6 +479,11 @@ public final class TrialStore: Sendable {
         }
     }
 
+    /// The newest cycle of `robot` on `task`, whatever its status.
+    public func latestCycle(robot: String, task: String) throws -> Int64? {
+        try pool.read { try Int64.fetchOne($0, sql: "SELECT MAX(id) FROM cycle WHERE robot_id = ? AND task = ?", arguments: [robot, task]) }
+    }
+
     /// Ends a cycle (`succeeded`, `exhausted` or `failed`) with a reason.
     public func finishCycle(_ id: Int64, status: String, reason: String, nowNs: Int64) throws {
         try pool.write { db in
