@@ -26,10 +26,13 @@ release: deps
 tools: deps
 	@$(SWIFT) build --product protoc-gen-swift
 
-demo: deps
+# The main job: runtime + firmware-sim + scheduler learning the cart-pole swing-up (see README).
+# `make demo DEMO_ARGS="--robot unicycle"` for the unicycle; the figure needs plot-env.
+DEMO_ARGS ?=
+demo: deps plot-env
 	$(SWIFT) build -c release --product pipps
 	$(SWIFT) build -c release --product firmware-sim
-	.build/release/pipps demo
+	.build/release/pipps demo $(DEMO_ARGS)
 
 test: deps tools client-env
 	$(SWIFT) build --build-tests

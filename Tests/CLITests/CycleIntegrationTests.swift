@@ -52,15 +52,31 @@ struct CycleIntegrationTests {
         #expect(trials.map(\.policyVersion) == [1] + rounds.compactMap(\.policyVersion))
         #expect(cycle.log.contains("trial 3/3") && cycle.log.contains("learning round 2"), "\(cycle.log)")
 
+        // Every step firmware-sim got an answer for is in the store (trials and the steps between them).
+        #expect(setup.sim.stop() == 0)
+        #expect(setup.serve.process.stop() == 0, "the runtime commits what is queued at SIGTERM")
+        let summary = try RecorderIntegrationTests.summary(setup.sim)
+        let answered = (summary["steps"] as? Int ?? -1) - (summary["watchdog_trips"] as? Int ?? 0) + (summary["late_controls"] as? Int ?? 0)
+        #expect(try store.stepCount() == answered, "\(summary)")
+
         // A corrupt policy (checksum no longer matching) is refused and the last one keeps running.
+        let serve = try ServeProcess(["--insecure", "--store", setup.storePath, "--policy", "cp-cycle=\(try Self.latestPolicyFile(store, setup.dir))"])
+        defer { _ = serve.process.stop() }
         var tampered = try Pipps_V1_Policy(serializedBytes: try #require(try store.latestPolicy(robot: "cp-cycle")).policy)
         tampered.version += 1
         let file = setup.dir.appendingPathComponent("tampered.bin")
         try PolicyFile.write(tampered, to: file)
-        let refused = try runProcess(Binaries.pipps, ["admin", "deploy", "cp-cycle", file.path, "--endpoint", setup.serve.admin])
+        let refused = try runProcess(Binaries.pipps, ["admin", "deploy", "cp-cycle", file.path, "--endpoint", serve.admin])
         #expect(refused.status != 0 && refused.output.contains("checksum"), "\(refused.output)")
-        let status = try setup.serve.adminClient().perform(.status(.init())).status
-        #expect(status.robots.first { $0.robotID == "cp-cycle" }?.policyVersion == UInt64(trials.last!.policyVersion))
+        let robot = try RawRobot(endpoint: serve.robots, id: "cp-cycle")
+        #expect(try robot.hello()?.policyVersion == UInt64(trials.last!.policyVersion), "the last learned policy keeps running")
+    }
+
+    /// The robot's newest stored policy as a file (for `pipps serve --policy`).
+    static func latestPolicyFile(_ store: TrialStore, _ dir: URL) throws -> String {
+        let url = dir.appendingPathComponent("latest.bin")
+        try PolicyFile.write(try Pipps_V1_Policy(serializedBytes: try #require(try store.latestPolicy(robot: "cp-cycle")).policy), to: url)
+        return url.path
     }
 
     @Test func aKilledSchedulerResumesWithoutRepeatingATrial() throws {

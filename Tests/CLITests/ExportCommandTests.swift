@@ -31,6 +31,14 @@ struct ExportCommandTests {
         #expect(summary["schemas"] as? [String] == ["pipps.v1.TrialEnd", "pipps.v1.TrialHeader", "pipps.v1.TrialStep"])
         let trials = try #require(summary["trials"] as? [String: [String: Any]])
         #expect(trials["1"]?["steps"] as? Int == 31 && trials["1"]?["outcome"] as? String == "TRIAL_OUTCOME_COMPLETE" && trials["2"]?["robot"] as? String == "cp")
+        // Every value intact: the sums Python computes over the decoded steps equal the store's, in the same order.
+        let original = try TrialStore(path: storePath)
+        for id in [1, 2] {
+            let steps = try original.steps(trial: Int64(id))
+            let states = steps.reduce(0.0) { $0 + $1.state.reduce(0, +) }, controls = steps.reduce(0.0) { $0 + $1.control.reduce(0, +) }
+            let read = (trials["\(id)"]?["state_sum"] as? String).flatMap(Double.init), readControls = (trials["\(id)"]?["control_sum"] as? String).flatMap(Double.init)
+            #expect(read == states && readControls == controls, "trial \(id): \(String(describing: read)) vs \(states)")
+        }
         let linear = try #require(summary["linear"] as? [String: Any])
         #expect(linear["messages"] as? Int == 66 && linear["data_end"] as? Bool == true)
 
@@ -50,7 +58,6 @@ struct ExportCommandTests {
                                                     "--particles", "5", "--evaluations", "2", "--basis-count", "5"])
         #expect(again.status == 0, "\(again.output)")
         let copy = try TrialStore(path: other)
-        let original = try TrialStore(path: storePath)
         #expect(try copy.steps(trial: 2).map(\.state) == original.steps(trial: 2).map(\.state))
         #expect(try copy.trials().map(\.source) == ["mcap", "mcap"])
     }

@@ -53,11 +53,17 @@ def main(path):
                 trial["steps"] += 1
                 trial["last_sequence"] = decoded.sequence
                 trial["state_size"] = len(decoded.state)
+                trial["state_sum"] = trial.get("state_sum", 0.0) + sum(decoded.state)
+                trial["control_sum"] = trial.get("control_sum", 0.0) + sum(decoded.control)
                 if message.log_time != decoded.received_unix_ns:
                     raise SystemExit("log time differs from the step's receive time")
             else:
                 trial["outcome"] = trial_pb2.TrialOutcome.Name(decoded.outcome)
                 trial["step_count"] = decoded.step_count
+        for trial in trials.values():  # exact, as hexadecimal floats
+            for key in ("state_sum", "control_sum"):
+                if key in trial:
+                    trial[key] = float.hex(trial[key])
         stats = summary.statistics
         if sum(topics.values()) != stats.message_count:
             raise SystemExit(f"statistics say {stats.message_count} messages, read {sum(topics.values())}")
