@@ -16,18 +16,7 @@ import ZeroMQ
                      "no \(Self.python): `make test` creates it (make client-env)")
         let dir = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for name in ["runtime", "robot", "operator"] {
-            let r = try runProcess(Binaries.pipps, ["keys", name, "--directory", dir.path])
-            #expect(r.status == 0, "\(r.output)")
-        }
-        let config = dir.appendingPathComponent("runtime.yaml")
-        try """
-            security:
-              server_secret_key: runtime.key
-              robot_keys: [robot.pub]
-              operator_keys: [operator.pub]
-            """.write(to: config, atomically: true, encoding: .utf8)
-        let serve = try ServeProcess(["--config", config.path])
+        let serve = try ServeProcess.withCurveKeys(in: dir)
         defer { serve.process.stop() }
         let operatorKeys = try CurveKeyPair(secretKey: KeyFile.value("operator.key", secret: true, relativeTo: dir))
         try serve.adminClient(keys: operatorKeys).perform(.deploy(.with { $0.robotID = "py-1"; $0.policy = try balancingPolicy(version: 7) }))

@@ -35,6 +35,23 @@ final class ServeProcess {
         serverKey = field("server-key")
     }
 
+    /// A runtime with CURVE: key pairs `runtime`, `robot`, `operator` (and `extraKeys`, not admitted)
+    /// made by `pipps keys` in `dir`, with a configuration admitting robot.pub and operator.pub.
+    static func withCurveKeys(in dir: URL, extraKeys: [String] = []) throws -> ServeProcess {
+        for name in ["runtime", "robot", "operator"] + extraKeys {
+            let r = try runProcess(Binaries.pipps, ["keys", name, "--directory", dir.path])
+            guard r.status == 0 else { throw TestFailure("pipps keys \(name): \(r.output)") }
+        }
+        let config = dir.appendingPathComponent("runtime.yaml")
+        try """
+            security:
+              server_secret_key: runtime.key
+              robot_keys: [robot.pub]
+              operator_keys: [operator.pub]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        return try ServeProcess(["--config", config.path])
+    }
+
     func adminClient(keys: CurveKeyPair? = nil, timeoutMilliseconds: Int = 5000) throws -> AdminClient {
         try AdminClient(endpoint: admin, keys: keys, serverPublicKey: serverKey, timeoutMilliseconds: timeoutMilliseconds)
     }
@@ -178,18 +195,7 @@ struct RuntimeIntegrationTests {
     @Test func unknownCurveKeysGetNothing() throws {
         let dir = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for name in ["runtime", "robot", "operator", "stranger"] {
-            let r = try runProcess(Binaries.pipps, ["keys", name, "--directory", dir.path])
-            #expect(r.status == 0, "\(r.output)")
-        }
-        let config = dir.appendingPathComponent("runtime.yaml")
-        try """
-            security:
-              server_secret_key: runtime.key
-              robot_keys: [robot.pub]
-              operator_keys: [operator.pub]
-            """.write(to: config, atomically: true, encoding: .utf8)
-        let serve = try ServeProcess(["--config", config.path])
+        let serve = try ServeProcess.withCurveKeys(in: dir, extraKeys: ["stranger"])
         defer { serve.process.stop() }
         func keys(_ name: String) throws -> CurveKeyPair {
             try CurveKeyPair(secretKey: KeyFile.value("\(name).key", secret: true, relativeTo: dir))
