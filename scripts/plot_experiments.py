@@ -217,6 +217,9 @@ def cycle(directory):
     ax2.set_ylabel("final cost")
     ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+    for a in (ax, ax2):
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     save(fig, directory, "learning-curve.png")
 
 
