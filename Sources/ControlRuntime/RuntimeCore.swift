@@ -337,7 +337,7 @@ public final class RuntimeCore {
             reply.ok = true
             reply.trialID = trial.id
             if let n = endTrial(robot: stop.robotID, trial: trial, reason: stop.reason.isEmpty ? "stopped by operator" : stop.reason,
-                                 status: .complete) { notices.append(n) }
+                                 status: stop.abort ? .aborted : .complete) { notices.append(n) }
         case .emergencyStop(let stop):
             let robots = stop.robotID.isEmpty ? Array(trials.keys) : [stop.robotID]
             if stop.robotID.isEmpty { globalEmergencyStop = !stop.release } else if stop.release {

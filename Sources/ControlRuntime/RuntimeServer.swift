@@ -60,7 +60,6 @@ public final class RuntimeServer {
         }
         core = RuntimeCore(settings: settings, now: now, logger: logger)
         core.recording = recorder
-        recorder?.start()
         robots = try Socket(context, .router)
         admin = try Socket(context, .router)
         for s in [robots, admin] {
@@ -100,6 +99,7 @@ public final class RuntimeServer {
             let policy = try PolicyFile.read(URL(fileURLWithPath: path))
             try core.deploy(policy, robot: robot, now: now)
         }
+        recorder?.start()  // after everything that can fail: a failed start leaves no writer thread behind
         if configuration.security == nil {
             logger.warning("UNAUTHENTICATED MODE: anyone who can reach \(robotEndpoint) or \(adminEndpoint) can drive robots and deploy policies. For local development only; configure `security` (see deploy/HARDWARE.md).")
         }

@@ -193,7 +193,7 @@ public final class StepRecorder: RuntimeRecording, @unchecked Sendable {
                     if failures == 1 || failures % 100 == 0 {
                         logger.error("recorder: cannot write to the store; retrying", metadata: ["error": "\(error)", "failures": "\(failures)"])
                     }
-                    if last && failures > 20 {
+                    if last && failures > 1 {  // shutting down: one retry (a store lock waits up to 10 s each)
                         logger.critical("recorder: giving up at shutdown; steps not stored", metadata: ["steps": "\(batch.stepCount)"])
                         dropped.add(UInt64(batch.stepCount), ordering: .relaxed)
                         pending = nil
@@ -211,12 +211,13 @@ public final class StepRecorder: RuntimeRecording, @unchecked Sendable {
 
     /// Everything queued so far, events and steps in order; frees the ring slots.
     private func drain() -> RecorderBatch {
-        let taken = events.withLock { list -> [PendingEvent] in
+        // `head` is read under the lock: an event queued after it (and the steps after that event)
+        // then all go into the next batch, so no step is stored before an event that preceded it.
+        let (taken, end) = events.withLock { list -> ([PendingEvent], Int) in
             let all = list
             list.removeAll(keepingCapacity: true)
-            return all
+            return (all, head.load(ordering: .acquiring))
         }
-        let end = head.load(ordering: .acquiring)  // every event taken has mark ≤ end
         var position = tail.load(ordering: .relaxed)
         let names = robotNames.withLock { $0 }
         var batch = RecorderBatch()

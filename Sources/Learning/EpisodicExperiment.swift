@@ -251,9 +251,10 @@ public enum EpisodicExperiment {
         for number in (task.randomTrials + 1)...total {
             learning.seed = stream(settings.seed, number, 4)
             progress?(EpisodicProgress(trial: number, trials: total, randomTrials: task.randomTrials, evaluation: 0, evaluations: settings.evaluations, currentReturn: nil, finished: nil))
-            let result = try LearningRound.run(task: task, trials: observed, policy: policy, settings: learning, hyperparameters: hyperparameters) { e, value in
+            let result = try LearningRound.run(task: task, trials: observed, policy: policy, settings: learning, hyperparameters: hyperparameters,
+                                               progress: { e, value in
                 progress?(EpisodicProgress(trial: number, trials: total, randomTrials: task.randomTrials, evaluation: e, evaluations: settings.evaluations, currentReturn: value, finished: nil))
-            }
+            })
             policy = result.policy
             hyperparameters = result.model.gp.hyperparameters
             let learned = policy

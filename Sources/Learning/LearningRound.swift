@@ -60,6 +60,8 @@ public struct LearningSettings: Sendable {
 public enum LearningError: Error, Equatable, CustomStringConvertible {
     case unknownMethod(String)
     case momentMatchingNeedsRBFPolicy
+    /// The caller asked the round to stop (``LearningRound/run(task:trials:policy:settings:hyperparameters:progress:isCancelled:)``).
+    case cancelled
 
     public var description: String {
         switch self {
@@ -67,6 +69,8 @@ public enum LearningError: Error, Equatable, CustomStringConvertible {
             "unknown learning method '\(name)'; known: \(LearningSettings.methodNames.joined(separator: ", ")), partial:R, mog:K:M, biw-lr, rp-lr-avg"
         case .momentMatchingNeedsRBFPolicy:
             "pilco (moment matching) needs an RBF policy"
+        case .cancelled:
+            "the learning round was stopped"
         }
     }
 }
@@ -106,9 +110,11 @@ public enum LearningRound {
     ///   - policy: the policy to start from (the previous round's).
     ///   - hyperparameters: the previous round's GP hyperparameters, to start training from.
     ///   - progress: called after each evaluation with its index and predicted return.
+    ///   - isCancelled: asked before each evaluation; `true` ends the round with
+    ///     ``LearningError/cancelled`` (a scheduler stopping on Ctrl-C does not wait for a whole round).
     public static func run<P: Policy & ParticlePolicy>(
         task: Task, trials: [ObservedTrial], policy: P, settings: LearningSettings = LearningSettings(),
-        hyperparameters: [GPHyperparameters]? = nil, progress: ((Int, Double) -> Void)? = nil
+        hyperparameters: [GPHyperparameters]? = nil, progress: ((Int, Double) -> Void)? = nil, isCancelled: (() -> Bool)? = nil
     ) throws -> LearningResult<P> {
         let features = features(task)
         let modelStart = DispatchTime.now().uptimeNanoseconds
@@ -133,7 +139,10 @@ public enum LearningRound {
         /// objective that cannot be evaluated (nil) counts as infinitely bad, so the line search backs off.
         func minimiseDeterministic(_ objective: ([Double]) -> (value: Double, gradient: [Double])?) -> [Double] {
             LBFGS(maxIterations: settings.evaluations, maxEvaluations: settings.evaluations).minimize(current.parameters) { theta in
-                guard let (value, gradient) = objective(theta) else { return (.infinity, [Double](repeating: 0, count: theta.count)) }
+                // Cancelled: every further point counts as infinitely bad, so the search ends at once.
+                guard isCancelled?() != true, let (value, gradient) = objective(theta) else {
+                    return (.infinity, [Double](repeating: 0, count: theta.count))
+                }
                 trace.append(value)
                 progress?(trace.count, value)
                 return (value, gradient)
@@ -165,6 +174,7 @@ public enum LearningRound {
             var optimizer = MomentumRMSprop(learningRate: settings.learningRate, momentum: settings.momentum)
             var theta = current.parameters
             for e in 0..<settings.evaluations {
+                if isCancelled?() == true { throw LearningError.cancelled }
                 let g = estimator.estimate(policy: current, using: &rng)
                 trace.append(g.value)
                 progress?(e + 1, g.value)
@@ -173,6 +183,7 @@ public enum LearningRound {
                 current.parameters = theta
             }
         }
+        if isCancelled?() == true { throw LearningError.cancelled }
         let optimisationSeconds = Double(DispatchTime.now().uptimeNanoseconds - optimisationStart) / 1e9
         var judgeRNG = SeededGenerator(seed: settings.seed &+ 2)
         let finalReturn = judge.value(policy: current, using: &judgeRNG)

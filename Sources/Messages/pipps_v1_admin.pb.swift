@@ -80,6 +80,10 @@ public nonisolated struct Pipps_V1_StopTrial: Sendable {
   /// Why the trial ended early, if it did.
   public var reason: String = String()
 
+  /// The trial's data is not to be used as a complete trial (it is stored as aborted); otherwise an
+  /// operator's stop keeps the trial as complete, only shorter.
+  public var abort: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -407,7 +411,7 @@ nonisolated extension Pipps_V1_StartTrial: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Pipps_V1_StopTrial: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StopTrial"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}robot_id\0\u{3}trial_id\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}robot_id\0\u{3}trial_id\0\u{1}reason\0\u{1}abort\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -418,6 +422,7 @@ nonisolated extension Pipps_V1_StopTrial: SwiftProtobuf.Message, SwiftProtobuf._
       case 1: try { try decoder.decodeSingularStringField(value: &self.robotID) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.trialID) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.abort) }()
       default: break
       }
     }
@@ -433,6 +438,9 @@ nonisolated extension Pipps_V1_StopTrial: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.reason.isEmpty {
       try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
     }
+    if self.abort != false {
+      try visitor.visitSingularBoolField(value: self.abort, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -440,6 +448,7 @@ nonisolated extension Pipps_V1_StopTrial: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.robotID != rhs.robotID {return false}
     if lhs.trialID != rhs.trialID {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.abort != rhs.abort {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

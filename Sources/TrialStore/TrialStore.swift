@@ -286,7 +286,7 @@ public final class TrialStore: Sendable {
                     ended_ns = ? WHERE id = ?
                     """, arguments: [last ?? nowNs, id])
             }
-            let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial") ?? 0
+            let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial WHERE id < ?", arguments: [Self.firstImportedTrialID]) ?? 0
             return (running, maxID + 1)
         }
     }
@@ -326,8 +326,9 @@ public final class TrialStore: Sendable {
             let cycle = try Int64.fetchOne(db, sql: """
                 SELECT id FROM cycle WHERE robot_id = ? AND task = ? AND status = 'running' ORDER BY id DESC LIMIT 1
                 """, arguments: [robot, task])
+            // Never over an existing trial: ids are the runtime's own, and imports have their own range.
             try StoredTrial(id: id, robotID: robot, task: task, maxSteps: maxSteps, status: .running, startedNs: at,
-                            policyVersion: version, cycleID: cycle).insert(db, onConflict: .replace)
+                            policyVersion: version, cycleID: cycle).insert(db, onConflict: .ignore)
         case let .trialEnded(id, status, reason, at):
             try db.execute(sql: "UPDATE trial SET status = ?, reason = ?, ended_ns = ? WHERE id = ? AND status = 'running'",
                            arguments: [status.rawValue, reason, at, id])
@@ -382,12 +383,17 @@ public final class TrialStore: Sendable {
                    latencyNs: row["latency_ns"])
     }
 
-    /// Adds trials recorded elsewhere (CSV or MCAP import), with their steps, in one transaction.
-    /// Their ids follow the store's.
+    /// Imported trials are numbered from here on, apart from the runtime's (which count from 1), so
+    /// an import never takes an id a running runtime is about to give a trial.
+    public static let firstImportedTrialID: Int64 = 1 << 40
+
+    /// Adds trials recorded elsewhere (CSV or MCAP import), with their steps, in one transaction;
+    /// their ids count from ``firstImportedTrialID``.
     @discardableResult
     public func importTrial(robot: String, kind: String, task: String, source: String, steps: [StoredStep], nowNs: Int64) throws -> Int64 {
         try pool.write { db in
-            let id = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial") ?? 0) + 1
+            let id = max(try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial WHERE id >= ?", arguments: [Self.firstImportedTrialID]) ?? 0,
+                         Self.firstImportedTrialID - 1) + 1
             try apply(.robot(id: robot, kind: kind, atNs: nowNs), db)
             let started = steps.first?.receivedNs ?? nowNs
             try StoredTrial(id: id, robotID: robot, task: task, maxSteps: steps.count, status: .complete, startedNs: started,

@@ -30,11 +30,12 @@ struct ExportCommandTests {
         #expect((summary["chunk_count"] as? Int ?? 0) > 1 && summary["chunk_indexes"] as? Int == summary["chunk_count"] as? Int)
         #expect(summary["schemas"] as? [String] == ["pipps.v1.TrialEnd", "pipps.v1.TrialHeader", "pipps.v1.TrialStep"])
         let trials = try #require(summary["trials"] as? [String: [String: Any]])
-        #expect(trials["1"]?["steps"] as? Int == 31 && trials["1"]?["outcome"] as? String == "TRIAL_OUTCOME_COMPLETE" && trials["2"]?["robot"] as? String == "cp")
+        let first = TrialStore.firstImportedTrialID, one = "\(first)", two = "\(first + 1)"
+        #expect(trials[one]?["steps"] as? Int == 31 && trials[one]?["outcome"] as? String == "TRIAL_OUTCOME_COMPLETE" && trials[two]?["robot"] as? String == "cp")
         // Every value intact: the sums Python computes over the decoded steps equal the store's, in the same order.
         let original = try TrialStore(path: storePath)
-        for id in [1, 2] {
-            let steps = try original.steps(trial: Int64(id))
+        for id in [first, first + 1] {
+            let steps = try original.steps(trial: id)
             let states = steps.reduce(0.0) { $0 + $1.state.reduce(0, +) }, controls = steps.reduce(0.0) { $0 + $1.control.reduce(0, +) }
             let read = (trials["\(id)"]?["state_sum"] as? String).flatMap(Double.init), readControls = (trials["\(id)"]?["control_sum"] as? String).flatMap(Double.init)
             #expect(read == states && readControls == controls, "trial \(id): \(String(describing: read)) vs \(states)")
@@ -58,7 +59,7 @@ struct ExportCommandTests {
                                                     "--particles", "5", "--evaluations", "2", "--basis-count", "5"])
         #expect(again.status == 0, "\(again.output)")
         let copy = try TrialStore(path: other)
-        #expect(try copy.steps(trial: 2).map(\.state) == original.steps(trial: 2).map(\.state))
+        #expect(try copy.steps(trial: first + 1).map(\.state) == original.steps(trial: first + 1).map(\.state))
         #expect(try copy.trials().map(\.source) == ["mcap", "mcap"])
     }
 }

@@ -32,18 +32,19 @@ struct LearnCommandTests {
         #expect(r.status == 0, "\(r.output)")
         let line = try #require(r.output.split(separator: "\n").last { $0.hasPrefix("{") })
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        #expect(summary["policy_version"] as? Int == 1 && summary["trials"] as? [Int] == [1, 2], "\(summary)")
+        let first = Int(TrialStore.firstImportedTrialID)
+        #expect(summary["policy_version"] as? Int == 1 && summary["trials"] as? [Int] == [first, first + 1], "\(summary)")
 
         let store = try TrialStore(path: storePath)
         #expect(try store.trials(robot: "cp").map(\.source) == ["csv", "csv"])
-        #expect(try store.steps(trial: 1).count == 31, "30 steps and the final state")
+        #expect(try store.steps(trial: Int64(first)).count == 31, "30 steps and the final state")
         let stored = try #require(try store.latestPolicy(robot: "cp"))
         let wire = try Pipps_V1_Policy(serializedBytes: stored.policy)
         let checksum = try wire.computedChecksum()
         #expect(stored.learningRoundID == 1 && wire.learningRound == 1 && wire.checksum == checksum)
         #expect(try PolicyFile.read(policyFile) == wire, "--output writes the stored policy")
         let round = try #require(try store.learningRounds(robot: "cp").first)
-        #expect(round.policyVersion == 1 && round.trainingTrials == "[1,2]" && round.finishedNs != nil && round.predictedReturn != nil)
+        #expect(round.policyVersion == 1 && round.trainingTrials == "[\(first),\(first + 1)]" && round.finishedNs != nil && round.predictedReturn != nil)
 
         // A second round continues from the first policy and makes version 2.
         let again = try runProcess(Binaries.pipps, ["learn", "--store", storePath, "--robot", "cp", "--particles", "10", "--evaluations", "5"])

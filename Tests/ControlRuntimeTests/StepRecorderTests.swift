@@ -1,5 +1,6 @@
 import ControlRuntime
 import Foundation
+import Logging
 import Robots
 import TestSupport
 import Testing
@@ -73,5 +74,33 @@ import TrialStore
         #expect(try store.stepCount() == Int(counts.recorded))
         let sequences = try store.steps(trial: 0).map(\.sequence)
         #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count, "stored in order, none twice")
+    }
+}
+
+@Suite struct RecordedTrialOutcomeTests {
+    /// The runtime's trial ends reach the store with the right status: run to max_steps or stopped
+    /// by an operator → complete; stopped with `abort` (the scheduler's overrun), e-stop, robot gone → aborted.
+    @Test func trialEndsAreRecordedAsCompleteOrAborted() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try TrialStore(path: dir.appendingPathComponent("store.sqlite").path)
+        let recorder = StepRecorder(store: store)
+        let core = RuntimeCore(settings: RuntimeSettings(), now: 0, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        core.recording = recorder
+        let robot = VirtualRobot("r", routing: 1)
+        _ = robot.hello(core, now: 0)
+        func start() -> UInt64 { core.admin(.with { $0.startTrial = .with { $0.robotID = "r"; $0.task = "t"; $0.maxSteps = 100 } }, now: 0).reply.trialID }
+        func stop(abort: Bool) -> Bool { core.admin(.with { $0.stopTrial = .with { $0.robotID = "r"; $0.abort = abort } }, now: 0).reply.ok }
+        let kept = start()
+        #expect(stop(abort: false))
+        let aborted = start()
+        #expect(stop(abort: true))
+        let stopped = start()
+        _ = core.admin(.with { $0.emergencyStop = .with { $0.robotID = "r" } }, now: 0)
+        recorder.start()
+        recorder.stop()
+        #expect(try store.trial(Int64(kept))?.status == .complete)
+        #expect(try store.trial(Int64(aborted))?.status == .aborted)
+        #expect(try store.trial(Int64(stopped)).map { ($0.status, $0.reason) } ?? (.running, "") == (.aborted, "emergency stop"))
     }
 }

@@ -57,11 +57,15 @@ import TrialStore
         let store = try TrialStore(path: dir.appendingPathComponent("store.sqlite").path)
         let id = try store.importTrial(robot: "uni", kind: "unicycle", task: "unicycle", source: "csv",
                                        steps: (0..<4).map { Self.step("x", trial: 0, $0) }, nowNs: 5)
-        #expect(id == 1)
-        let imported = try #require(try store.trial(1))
+        #expect(id == TrialStore.firstImportedTrialID, "imports have their own id range")
+        let imported = try #require(try store.trial(id))
         #expect(imported.source == "csv" && imported.status == .complete && imported.robotID == "uni")
-        #expect(try store.steps(trial: 1).allSatisfy { $0.robotID == "uni" && $0.trialID == 1 })
-        #expect(try store.prepareForRuntime(nowNs: 6).nextTrialID == 2)
+        #expect(try store.steps(trial: id).allSatisfy { $0.robotID == "uni" && $0.trialID == id })
+        #expect(try store.prepareForRuntime(nowNs: 6).nextTrialID == 1, "imports do not move the runtime's trial ids")
+        #expect(try store.importTrial(robot: "uni", kind: "unicycle", task: "unicycle", source: "csv", steps: [], nowNs: 7) == id + 1)
+        // A trial start never replaces an existing trial.
+        try store.write(RecorderBatch([.event(.trialStarted(id: id, robot: "other", task: "t", maxSteps: 1, policyVersion: 0, atNs: 8))]))
+        #expect(try store.trial(id)?.robotID == "uni")
 
         #expect(try store.nextPolicyVersion(robot: "uni") == 1)
         try store.insertPolicy(StoredPolicy(robotID: "uni", version: 1, createdNs: 1, policy: Data([1, 2, 3]), checksum: "a"))

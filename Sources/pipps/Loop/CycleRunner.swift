@@ -84,7 +84,8 @@ final class CycleRunner {
             let complete = trials.filter { $0.status == .complete }
             // Success: the last `successes` complete trials all pass the task's test.
             let recent = complete.suffix(c.successes)
-            if recent.count == c.successes, !recent.isEmpty, try recent.allSatisfy({ try evaluate($0).success }), complete.count > c.randomTrials {
+            // Only learned trials count: the random ones come first.
+            if recent.count == c.successes, complete.count - c.successes >= c.randomTrials, try recent.allSatisfy({ try evaluate($0).success }) {
                 let reason = "\(c.successes) consecutive successful trial(s) after \(complete.count) trials"
                 try store.finishCycle(cycle, status: "succeeded", reason: reason, nowNs: nowNs)
                 report(.finished(status: "succeeded", reason: reason))
@@ -102,7 +103,7 @@ final class CycleRunner {
             }
             let number = complete.count + 1
             let random = complete.count < c.randomTrials
-            let policy = try random ? randomPolicy(number: number) : learnedPolicy(cycle: cycle, trials: complete.map(\.id), number: number, stop: stop)
+            let policy = try random ? randomPolicy(number: number) : learnedPolicy(cycle: cycle, number: number, stop: stop)
             guard let policy, !stop.isSet else { return nil }
             guard try waitForRobot(stop: stop) else { return nil }
             try deploy(policy)
@@ -142,8 +143,10 @@ final class CycleRunner {
 
     /// The policy learned from exactly these trials: reused when a round already made it (the
     /// scheduler was stopped between learning and running it), learned now otherwise.
-    private func learnedPolicy(cycle: Int64, trials: [Int64], number: Int, stop: StopFlag) throws -> Pipps_V1_Policy? {
-        let key = "[" + trials.map(String.init).joined(separator: ",") + "]"
+    private func learnedPolicy(cycle: Int64, number: Int, stop: StopFlag) throws -> Pipps_V1_Policy? {
+        // The trials a round would learn from now, exactly as the round itself records them.
+        let ids = try StoreLearning.observedTrials(store: store, robot: c.robot, taskName: c.taskName, task: c.task).ids
+        let key = "[" + ids.map(String.init).joined(separator: ",") + "]"
         if let round = try store.learningRounds(cycle: cycle).last(where: { $0.trainingTrials == key && $0.policyVersion != nil }),
            let stored = try store.policy(robot: c.robot, version: round.policyVersion!) {
             return try Pipps_V1_Policy(serializedBytes: stored.policy)
@@ -151,9 +154,16 @@ final class CycleRunner {
         var settings = c.learning
         settings.seed = c.seed &+ UInt64(number) &* 0x9E37_79B9
         let started = Date()
-        let outcome = try StoreLearning.learn(store: store, robot: c.robot, taskName: c.taskName, task: c.task, settings: settings,
-                                              cycleID: cycle, basisCount: c.basisCount) { [report] e, value in
-            report(.learning(trial: number, evaluation: e, of: settings.evaluations, predictedReturn: value))
+        let outcome: StoreLearning.Outcome
+        do {
+            outcome = try StoreLearning.learn(store: store, robot: c.robot, taskName: c.taskName, task: c.task, settings: settings,
+                                              cycleID: cycle, basisCount: c.basisCount,
+                                              progress: { [report] e, value in
+                                                  report(.learning(trial: number, evaluation: e, of: settings.evaluations, predictedReturn: value))
+                                              },
+                                              isCancelled: { stop.isSet })
+        } catch LearningError.cancelled {
+            return nil  // the unfinished round stays without a policy; the next run learns it again
         }
         report(.learned(round: outcome.roundID, version: outcome.policy.version, seconds: Date().timeIntervalSince(started),
                         predictedReturn: outcome.predictedReturn))
@@ -198,7 +208,9 @@ final class CycleRunner {
             let robot = status.robots.first(where: { $0.robotID == c.robot })
             if robot?.trialID != UInt64(id) { return true }
             if Date() > limit {
-                _ = try? admin.perform(.stopTrial(.with { $0.robotID = c.robot; $0.trialID = UInt64(id); $0.reason = "overran its time (scheduler)" }))
+                _ = try? admin.perform(.stopTrial(.with {
+                    $0.robotID = c.robot; $0.trialID = UInt64(id); $0.reason = "overran its time (scheduler)"; $0.abort = true
+                }))
             }
             sleep(seconds: 0.05, stop: stop)
         }

@@ -22,25 +22,34 @@ enum StoreLearning {
         var optimisationSeconds: Double
     }
 
-    /// The complete trials of `robot` on `task` as the learner sees them: the observed states (as
-    /// learning states) and the controls applied between them, N states and N − 1 controls from N
-    /// steps. A trial is used up to its first malformed state; a step without a (well-formed)
-    /// control ends it as its final state. Trials shorter than two steps carry no transition and are
-    /// left out.
+    /// The complete trials of `robot` on `task` as the learner sees them: chains of observed states
+    /// (as learning states) with the controls applied between them, N states and N − 1 controls from
+    /// N steps. Steps the runtime refused as out of order or stale are left out (their state is not
+    /// the robot's state at that time), and a trial is cut where sequence numbers skip (a lost state)
+    /// or a state is malformed: only real consecutive transitions are learned from. A step without a
+    /// (well-formed) control ends a chain as its final state. Chains shorter than two steps carry no
+    /// transition and are left out.
     static func observedTrials(store: TrialStore, robot: String, taskName: String, task: Task) throws -> (ids: [Int64], trials: [ObservedTrial]) {
         var ids: [Int64] = [], trials: [ObservedTrial] = []
         let n = task.plant.stateDimension, m = task.plant.controlDimension
+        let refused: Set<Int> = [Pipps_V1_FallbackReason.outOfOrder.rawValue, Pipps_V1_FallbackReason.staleState.rawValue]
         for trial in try store.trials(robot: robot, task: taskName, statuses: [.complete]) {
-            var usable: [StoredStep] = []
-            for step in try store.steps(trial: trial.id) {
-                guard step.state.count == n, step.state.allSatisfy(\.isFinite) else { break }
-                usable.append(step)
-                guard step.control.count == m, step.control.allSatisfy(\.isFinite) else { break }
+            var chains: [[StoredStep]] = [[]]
+            for step in try store.steps(trial: trial.id) where !refused.contains(step.reason) {
+                let wellFormed = step.state.count == n && step.state.allSatisfy(\.isFinite)
+                if let last = chains[chains.count - 1].last,
+                   step.sequence != last.sequence + 1 || !wellFormed || last.control.count != m || !last.control.allSatisfy(\.isFinite) {
+                    chains.append([])
+                }
+                if wellFormed { chains[chains.count - 1].append(step) }
             }
-            guard usable.count >= 2 else { continue }
-            ids.append(trial.id)
-            trials.append(ObservedTrial(states: usable.map { task.representation.learningState(from: $0.state) },
-                                        controls: usable.dropLast().map(\.control)))
+            var used = false
+            for chain in chains where chain.count >= 2 {
+                trials.append(ObservedTrial(states: chain.map { task.representation.learningState(from: $0.state) },
+                                            controls: chain.dropLast().map(\.control)))
+                used = true
+            }
+            if used { ids.append(trial.id) }
         }
         return (ids, trials)
     }
@@ -68,7 +77,7 @@ enum StoreLearning {
     /// Runs one round and stores its record and the new policy.
     static func learn(store: TrialStore, robot: String, taskName: String, task: Task, settings: LearningSettings,
                       cycleID: Int64? = nil, basisCount: Int = 50,
-                      progress: ((Int, Double) -> Void)? = nil) throws -> Outcome {
+                      progress: ((Int, Double) -> Void)? = nil, isCancelled: (() -> Bool)? = nil) throws -> Outcome {
         let (ids, trials) = try observedTrials(store: store, robot: robot, taskName: taskName, task: task)
         guard !trials.isEmpty else {
             throw StoreLearningError("no complete trial of \(robot) on \(taskName) in \(store.path): run a trial first (pipps cycle runs a random one)")
@@ -79,25 +88,27 @@ enum StoreLearning {
                                                    seed: settings.seed, trainingTrials: ids, startedNs: started)
         // Continue from the robot's latest policy when it fits the task; otherwise start afresh.
         let previous = try store.latestPolicy(robot: robot).flatMap { try? Pipps_V1_Policy(serializedBytes: $0.policy).makePolicy() }
-        let version = UInt64(try store.nextPolicyVersion(robot: robot))
         var wire: Pipps_V1_Policy
         let result: (initial: Double, final: Double, model: Double, optimisation: Double)
         switch task.kind {
         case .cartPole:
             let fresh = try randomPolicy(task: task, version: 1, seed: settings.seed, basisCount: basisCount).makePolicy() as! RBFPolicy
             let start = (previous as? RBFPolicy).flatMap { $0.transform == EpisodicExperiment.policyTransform(task) ? $0 : nil } ?? fresh
-            let r = try LearningRound.run(task: task, trials: trials, policy: start, settings: settings, progress: progress)
-            wire = Pipps_V1_Policy(r.policy, version: version, robotKind: task.kind, learningRound: UInt64(roundID),
+            let r = try LearningRound.run(task: task, trials: trials, policy: start, settings: settings, progress: progress, isCancelled: isCancelled)
+            wire = Pipps_V1_Policy(r.policy, version: 1, robotKind: task.kind, learningRound: UInt64(roundID),
                                    createdUnixNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
             result = (r.initialReturn, r.finalReturn, r.modelSeconds, r.optimisationSeconds)
         case .unicycle:
             let fresh = try randomPolicy(task: task, version: 1, seed: settings.seed).makePolicy() as! LinearPolicy
             let start = (previous as? LinearPolicy).flatMap { $0.transform == EpisodicExperiment.policyTransform(task) ? $0 : nil } ?? fresh
-            let r = try LearningRound.run(task: task, trials: trials, policy: start, settings: settings, progress: progress)
-            wire = Pipps_V1_Policy(r.policy, version: version, robotKind: task.kind, learningRound: UInt64(roundID),
+            let r = try LearningRound.run(task: task, trials: trials, policy: start, settings: settings, progress: progress, isCancelled: isCancelled)
+            wire = Pipps_V1_Policy(r.policy, version: 1, robotKind: task.kind, learningRound: UInt64(roundID),
                                    createdUnixNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
             result = (r.initialReturn, r.finalReturn, r.modelSeconds, r.optimisationSeconds)
         }
+        // The version is taken now, after minutes of learning, so that one deployed meanwhile is not reused.
+        let version = UInt64(try store.nextPolicyVersion(robot: robot))
+        wire.version = version
         wire = try wire.withChecksum()
         let bytes: [UInt8] = try wire.serializedBytes()
         let finished = Int64(Date().timeIntervalSince1970 * 1e9)

@@ -86,7 +86,7 @@ struct Demo: ParsableCommand {
         let started = Date()
         let status: String?
         do { status = try runner.run(stop: stop) } catch where stop.isSet {
-            status = nil  // Ctrl-C reaches the children too; what fails after it is their going away
+            status = nil  // a Ctrl-C may reach the children as well; a request failing as they go is no error
         }
         sim.terminate()
         serve.terminate()
