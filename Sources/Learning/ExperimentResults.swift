@@ -48,15 +48,7 @@ public struct ExperimentResults: Sendable {
     public func store(_ result: EpisodicResult) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(result)
-        let final = resultURL(result.settings)
-        let temporary = runsDirectory.appendingPathComponent(".\(result.settings.runID).\(ProcessInfo.processInfo.processIdentifier).\(UInt64.random(in: 0...UInt64.max)).tmp")
-        try data.write(to: temporary)
-        guard rename(temporary.path, final.path) == 0 else {
-            let why = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot move \(temporary.path) to \(final.path): \(why)"])
-        }
+        try Self.writeAtomically(try encoder.encode(result), to: resultURL(result.settings))
     }
 
     /// Every finished run, in a stable order, and the files that could not be read.

@@ -120,6 +120,54 @@ struct ExperimentResultsTests {
         let trials = ExperimentResults.trialTable(loaded).split(separator: "\n")
         #expect(trials.count == 4 && trials[0].contains("seed") && trials[0].hasSuffix("optimisation_seconds"))
     }
+
+    @Test("a sweep report counts finished, failed, started and never-started runs per manifest")
+    func sweepReport() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let results = ExperimentResults(directory: dir)
+        try results.prepare()
+        let done = Self.fakeResult(method: "tp", seed: 0, success: true)
+        try results.store(done)
+        var failed = done.settings, running = done.settings, waiting = done.settings
+        failed.seed = 1
+        running.seed = 2
+        waiting.seed = 3
+        let manifest = SweepManifest(runs: [done.settings, failed, running, waiting], backend: "slurm")
+        // The same sweep saved twice has one manifest; its identifier depends only on its runs.
+        let url = try results.saveManifest(manifest)
+        #expect(try results.saveManifest(SweepManifest(runs: manifest.runs, created: Date(timeIntervalSince1970: 0), backend: "local")) == url)
+        try results.saveManifest(SweepManifest(runs: [done.settings], backend: "local"))
+        try results.setStatus(RunStatus(runID: failed.runID, state: .failed, slurmJob: "7_1", log: "/logs/7_1.out", error: "boom"))
+        try results.setStatus(RunStatus(runID: running.runID, state: .started))
+        let report = try SweepReport(results)
+        #expect(report.expectedCount == 4 && report.finished.count == 1)
+        #expect(report.failed.map(\.settings) == [failed] && report.started.map(\.settings) == [running] && report.notStarted.map(\.settings) == [waiting])
+        #expect(report.cellCounts().map { "\($0.finished)/\($0.expected)" } == ["1/4"])
+        let text = report.missingSummary()
+        #expect(text.hasPrefix("1 of 4 runs finished; 1 failed, 1 started but not finished (running, or killed), 1 not started"))
+        #expect(text.contains("(Slurm job 7_1): boom · log: /logs/7_1.out"))
+        results.clearStatus(of: failed.runID)
+        #expect(results.status(of: failed.runID) == nil)
+    }
+
+    @Test("Slurm plans: arrays no larger than MaxArraySize, scripts that name their task lists")
+    func slurmPlan() throws {
+        let results = ExperimentResults(directory: URL(fileURLWithPath: "/shared/results"))
+        let runs = (0..<7).map { Self.fakeResult(method: "tp", seed: UInt64($0), success: true).settings }
+        var options = SlurmSweepPlan.Options(executable: "/opt/pipps/bin/pipps")
+        options.maxArraySize = 3
+        options.throttle = 2
+        let plan = try SlurmSweepPlan(runs: runs, results: results, submission: "s1", options: options)
+        #expect(plan.arrays.map(\.runs.count) == [3, 3, 1])
+        #expect(plan.arrays.flatMap(\.runs) == runs)
+        #expect(plan.arrays[2].scriptText.contains("#SBATCH --array=0-0%2\n"))
+        #expect(plan.arrays[1].scriptText.contains("--runs-file '/shared/results/slurm/s1/array-1.json' --index \"$SLURM_ARRAY_TASK_ID\""))
+        #expect(SlurmSweepPlan.maxArraySize(fromConfig: "MaxArrayJobs = 4\nMaxArraySize            = 40001\nMaxJobCount = 10000\n") == 40001)
+        #expect(SlurmSweepPlan.maxArraySize(fromConfig: "nothing") == nil)
+        options.maxArraySize = 0
+        #expect(throws: ExperimentError.self) { try SlurmSweepPlan(runs: runs, results: results, submission: "s1", options: options) }
+    }
 }
 
 /// A counter that a @Sendable progress callback can bump.

@@ -9,6 +9,6 @@ struct Experiment: ParsableCommand {
             and the command prints how to draw the figures later. Build with `swift build -c release` for \
             any experiment of real size.
             """,
-        subcommands: [ExperimentLearning.self, ExperimentLandscape.self, ExperimentVariance.self, ExperimentResampling.self]
+        subcommands: [ExperimentLearning.self, ExperimentCollect.self, ExperimentTask.self, ExperimentLandscape.self, ExperimentVariance.self, ExperimentResampling.self]
     )
 }

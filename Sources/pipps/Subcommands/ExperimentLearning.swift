@@ -14,6 +14,10 @@ struct ExperimentLearning: ParsableCommand {
             --seed+1, …. Each finished run is saved as DIR/runs/<run>.json; a sweep started again skips \
             every run already saved, so an interrupted sweep resumes where it stopped. Tables: \
             learning_trials.csv (one row per run and trial), learning_runs.csv, learning_success.csv.
+
+            --backend slurm submits the runs that are missing as Slurm job arrays instead (one array \
+            task per run; see deploy/slurm/README.md); `pipps experiment collect DIR` makes the tables \
+            of whatever has finished.
             """
     )
 
@@ -65,6 +69,12 @@ struct ExperimentLearning: ParsableCommand {
     @Flag(help: "Do not draw figures.")
     var noFigures = false
 
+    @Option(help: "Where the runs execute: local (this machine, --jobs at once) or slurm (job arrays; see the Slurm options).")
+    var backend = "local"
+
+    @OptionGroup(title: "Slurm backend")
+    var slurm: SlurmOptions
+
     func sweep() throws -> [EpisodicSettings] {
         let taskList = list(tasks), methodList = list(methods)
         let noiseList = try list(noise).map { text in
@@ -96,20 +106,28 @@ struct ExperimentLearning: ParsableCommand {
         return all
     }
 
-    func validate() throws { _ = try sweep() }
+    func validate() throws {
+        _ = try sweep()
+        guard ["local", "slurm"].contains(backend) else { throw ValidationError("--backend must be local or slurm, got '\(backend)'") }
+        if backend == "local" && (slurm.dryRun || slurm.wait) { throw ValidationError("--dry-run and --wait are for --backend slurm") }
+    }
 
     func run() throws {
-        BLASThreads.set(1)  // our own threads run in parallel; BLAS threads would fight them (and change results)
         let all = try sweep()
-        let results = ExperimentResults(directory: URL(fileURLWithPath: output))
+        let results = ExperimentResults(directory: URL(fileURLWithPath: output).standardizedFileURL)
         try results.prepare()
-        try SweepRunner(results: results, jobs: jobs).run(all)
-        let (finished, unreadable) = try results.load()
-        let urls = try results.writeTables(finished)
-        for u in unreadable { FileHandle.standardError.write(Data("warning: cannot read \(u.path); it is ignored\n".utf8)) }
-        print(successSummary(finished))
-        print("tables: \(urls.map(\.path).joined(separator: ", "))")
-        if !noFigures { Figures.draw("learning", directory: results.directory) }
+        if backend == "slurm" {
+            try SlurmSubmitter(results: results, options: slurm).submit(all)
+            guard slurm.wait else { return }
+        } else {
+            BLASThreads.set(1)  // our own threads run in parallel; BLAS threads would fight them (and change results)
+            try results.saveManifest(SweepManifest(runs: all, backend: "local"))
+            try SweepRunner(results: results, jobs: jobs).run(all)
+        }
+        var collect = ExperimentCollect()
+        collect.directory = results.directory.path
+        collect.noFigures = noFigures
+        try collect.run()
     }
 
     func list(_ text: String) -> [String] {
@@ -145,11 +163,19 @@ struct SweepRunner: Sendable {
                         progress.runFinished(job: job, r, skipped: true)
                         continue
                     }
+                    let started = RunStatus(runID: settings.runID, state: .started)
                     do {
+                        try results.setStatus(started)
                         let r = try EpisodicExperiment.run(settings) { p in progress.update(job: job, settings: settings, p) }
                         try results.store(r)
+                        results.clearStatus(of: settings.runID)
                         progress.runFinished(job: job, r)
                     } catch {
+                        var failed = started
+                        failed.state = .failed
+                        failed.error = "\(error)"
+                        failed.time = Date()
+                        try? results.setStatus(failed)
                         progress.runFailed(job: job, settings, error)
                     }
                 }
