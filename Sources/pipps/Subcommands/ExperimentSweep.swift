@@ -100,7 +100,7 @@ struct SlurmSubmitter {
         let start = Date()
         var last = ""
         while true {
-            let (status, output) = try runTool(squeue, ["-h", "-j", jobs.joined(separator: ","), "-o", "%i %T"])
+            let (status, output) = try runTool(squeue, ["-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"])
             // squeue fails for job ids it has forgotten (all ended long ago): nothing left to wait for.
             let active = status == 0 ? output.split(separator: "\n").filter { !$0.isEmpty }.count : 0
             let done = runs.filter { results.hasResult($0) }.count
