@@ -119,3 +119,31 @@ public final class BackgroundProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(at: logURL)
     }
 }
+
+/// Runs a program that starts daemons (scripts/slurm-local start) and returns its exit status and
+/// combined output. Foundation's `Process` sometimes never sees such a child exit (seen with munged:
+/// `waitUntilExit` waits forever on a zombie), so this spawns it with `posix_spawn`, sends its output
+/// to a temporary file and waits with `waitpid`.
+public func runDaemonStarter(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("pipps-spawn-\(UUID().uuidString.prefix(8)).log")
+    defer { try? FileManager.default.removeItem(at: log) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    guard spawned == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "cannot start \(executable): \(String(cString: strerror(spawned)))"]) }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 {
+        guard errno == EINTR else { break }
+    }
+    let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    // Exited normally: the exit code; killed: 128 + the signal, as a shell reports it.
+    let exitCode: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exitCode, output)
+}

@@ -33,7 +33,7 @@ struct SlurmSweepTests {
     func slurmSweepMatchesLocal() throws {
         let script = RepositoryPaths.root.appendingPathComponent("scripts/slurm-local").path
         // MaxArraySize 3: the 4-run sweep must be split into two arrays.
-        let started = try runProcess(script, ["start", "--max-array-size", "3"])
+        let started = try runDaemonStarter(script, ["start", "--max-array-size", "3"])
         try #require(started.status == 0, "single-node Slurm did not start: \(started.output)")
         defer { _ = try? runProcess(script, ["stop"]) }
 
