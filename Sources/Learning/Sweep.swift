@@ -60,6 +60,17 @@ public struct RunStatus: Codable, Sendable, Equatable {
     }
 }
 
+extension RunStatus {
+    /// This status turned into a failure with `error`, now.
+    public func failed(_ error: String) -> RunStatus {
+        var s = self
+        s.state = .failed
+        s.error = error
+        s.time = Date()
+        return s
+    }
+}
+
 extension ExperimentResults {
     public var sweepsDirectory: URL { directory.appendingPathComponent("sweeps", isDirectory: true) }
     public var statusDirectory: URL { directory.appendingPathComponent("status", isDirectory: true) }

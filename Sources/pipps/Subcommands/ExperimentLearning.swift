@@ -164,20 +164,8 @@ struct SweepRunner: Sendable {
                         continue
                     }
                     let started = RunStatus(runID: settings.runID, state: .started)
-                    do {
-                        try results.setStatus(started)
-                        let r = try EpisodicExperiment.run(settings) { p in progress.update(job: job, settings: settings, p) }
-                        try results.store(r)
-                        results.clearStatus(of: settings.runID)
-                        progress.runFinished(job: job, r)
-                    } catch {
-                        var failed = started
-                        failed.state = .failed
-                        failed.error = "\(error)"
-                        failed.time = Date()
-                        try? results.setStatus(failed)
-                        progress.runFailed(job: job, settings, error)
-                    }
+                    try? results.setStatus(started)
+                    _ = runRecorded(settings, started: started, results: results, progress: progress, job: job)
                 }
                 group.leave()
             }
@@ -187,6 +175,22 @@ struct SweepRunner: Sendable {
         }
         group.wait()
         progress.done()
+    }
+}
+
+/// Runs one learning run whose `started` status is recorded: stores its result and clears the
+/// status, or records the failure with its error. Returns whether the run finished.
+func runRecorded(_ settings: EpisodicSettings, started: RunStatus, results: ExperimentResults, progress: SweepProgress, job: Int) -> Bool {
+    do {
+        let r = try EpisodicExperiment.run(settings) { p in progress.update(job: job, settings: settings, p) }
+        try results.store(r)
+        results.clearStatus(of: settings.runID)
+        progress.runFinished(job: job, r)
+        return true
+    } catch {
+        try? results.setStatus(started.failed("\(error)"))
+        progress.runFailed(job: job, settings, error)
+        return false
     }
 }
 

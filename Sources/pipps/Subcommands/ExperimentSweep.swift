@@ -211,20 +211,7 @@ struct ExperimentTask: ParsableCommand {
         BLASThreads.set(1)
         let progress = SweepProgress(total: 1, jobs: 1, interactive: false)
         FileHandle.standardError.write(Data("\(settings.runID): started on \(started.host)\(job.map { " (Slurm job \($0))" } ?? "")\n".utf8))
-        do {
-            let result = try EpisodicExperiment.run(settings) { p in progress.update(job: 0, settings: settings, p) }
-            try results.store(result)
-            results.clearStatus(of: settings.runID)
-            progress.runFinished(job: 0, result)
-        } catch {
-            var failed = started
-            failed.state = .failed
-            failed.error = "\(error)"
-            failed.time = Date()
-            try? results.setStatus(failed)
-            progress.runFailed(job: 0, settings, error)
-            throw ExitCode.failure
-        }
+        guard runRecorded(settings, started: started, results: results, progress: progress, job: 0) else { throw ExitCode.failure }
     }
 }
 
@@ -238,11 +225,7 @@ enum TaskTermination {
             signal(signo, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
-                var failed = status
-                failed.state = .failed
-                failed.error = "killed by \(name)"
-                failed.time = Date()
-                try? results.setStatus(failed)
+                try? results.setStatus(status.failed("killed by \(name)"))
                 FileHandle.standardError.write(Data("\(status.runID): killed by \(name)\n".utf8))
                 exit(128 + signo)
             }
