@@ -120,6 +120,29 @@ extension ExperimentResults {
         try? FileManager.default.removeItem(at: statusDirectory.appendingPathComponent(runID + ".json"))
     }
 
+    /// The Slurm array task and its log file for every run submitted from this directory whose
+    /// task wrote a log (`slurm/<submission>/jobs` lists the job id of each `array-K.json` in order;
+    /// the log of task i of job J is `slurm/logs/J_i.out`); the latest submission wins.
+    public func slurmTaskLogs() -> [String: (job: String, log: String)] {
+        let fm = FileManager.default
+        let slurm = directory.appendingPathComponent("slurm", isDirectory: true)
+        let logs = slurm.appendingPathComponent("logs", isDirectory: true)
+        var found: [String: (job: String, log: String)] = [:]
+        for submission in ((try? fm.contentsOfDirectory(atPath: slurm.path)) ?? []).sorted() where submission != "logs" {
+            let dir = slurm.appendingPathComponent(submission, isDirectory: true)
+            guard let text = try? String(contentsOf: dir.appendingPathComponent("jobs"), encoding: .utf8) else { continue }
+            for (k, job) in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }).enumerated() where !job.isEmpty {
+                guard let data = try? Data(contentsOf: dir.appendingPathComponent("array-\(k).json")),
+                      let runs = try? Self.decoder.decode([EpisodicSettings].self, from: data) else { continue }
+                for (i, run) in runs.enumerated() {
+                    let log = logs.appendingPathComponent("\(job)_\(i).out").path
+                    if fm.fileExists(atPath: log) { found[run.runID] = ("\(job)_\(i)", log) }
+                }
+            }
+        }
+        return found
+    }
+
     /// Writes `data` to a temporary file beside `url` and renames it over `url` (atomic on POSIX file
     /// systems, shared ones included), so a reader or a crash never sees half a file.
     static func writeAtomically(_ data: Data, to url: URL) throws {
@@ -166,7 +189,17 @@ public struct SweepReport: Sendable {
         let (expected, unreadableSweeps) = results.expectedRuns()
         let done = Set(finished.map(\.settings))
         self.finished = finished
-        missing = expected.filter { !done.contains($0) }.map { Missing(settings: $0, status: results.status(of: $0.runID)) }
+        let slurmLogs = results.slurmTaskLogs()
+        missing = expected.filter { !done.contains($0) }.map { settings in
+            if let status = results.status(of: settings.runID) { return Missing(settings: settings, status: status) }
+            // A Slurm task that wrote a log but no status ended before the run started: a failing
+            // setup line, a missing library on the compute node, a wrong binary.
+            if let task = slurmLogs[settings.runID] {
+                return Missing(settings: settings, status: RunStatus(runID: settings.runID, state: .failed, host: "", pid: 0, slurmJob: task.job,
+                                                                     log: task.log, error: "the Slurm task ended before the run started"))
+            }
+            return Missing(settings: settings, status: nil)
+        }
         unreadable = unreadableRuns + unreadableSweeps
         expectedCount = expected.count
     }
@@ -196,7 +229,7 @@ public struct SweepReport: Sendable {
         lines.append("\(finished.count) of \(total) runs finished; \(failed.count) failed, \(started.count) started but not finished (running, or killed), \(notStarted.count) not started")
         func describe(_ m: Missing) -> String {
             guard let s = m.status else { return "  \(m.settings.runID)" }
-            var text = "  \(m.settings.runID) on \(s.host)"
+            var text = "  \(m.settings.runID)" + (s.host.isEmpty ? "" : " on \(s.host)")
             if let job = s.slurmJob { text += " (Slurm job \(job))" }
             if let e = s.error { text += ": \(e)" }
             text += " · log: \(s.log ?? "none (the sweep's own output)")"
@@ -256,8 +289,8 @@ public struct SlurmSweepPlan: Sendable {
         guard options.cpusPerTask >= 1 else { throw ExperimentError.invalid("--cpus-per-task must be at least 1") }
         if let t = options.throttle, t < 1 { throw ExperimentError.invalid("--array-throttle must be at least 1") }
         let root = results.directory.standardizedFileURL.path
-        guard root.hasPrefix("/"), !root.contains(where: { $0.isWhitespace || $0 == "%" || $0 == "\"" || $0 == "'" || $0 == "\\" }) else {
-            throw ExperimentError.invalid("the results directory '\(root)' must be an absolute path without spaces, quotes, backslashes or '%' to appear in #SBATCH lines")
+        guard root.hasPrefix("/"), !root.contains(where: { $0.isWhitespace || "%\"'\\$`".contains($0) }) else {
+            throw ExperimentError.invalid("the results directory '\(root)' must be an absolute path without spaces, quotes, backslashes, '$', '`' or '%' to appear in #SBATCH lines")
         }
         guard options.timeLimit.range(of: #"^([0-9]+-)?[0-9]+(:[0-9]+){0,2}$"#, options: .regularExpression) != nil else {
             throw ExperimentError.invalid("--time-limit '\(options.timeLimit)' is not a Slurm time (minutes, HH:MM:SS or D-HH:MM:SS)")
@@ -309,7 +342,9 @@ public struct SlurmSweepPlan: Sendable {
         if let p = options.partition { lines.append("#SBATCH --partition=\(p)") }
         if let m = options.memory { lines.append("#SBATCH --mem=\(m)") }
         lines += options.extraOptions.map { "#SBATCH \($0)" }
-        lines += ["set -euo pipefail"] + options.setup
+        lines.append("set -eo pipefail")
+        if !options.setup.isEmpty { lines += ["# The set-up lines (module loads, environments) run without set -u: many such scripts use unset variables."] + options.setup }
+        lines.append("set -u")
         lines += ["# One BLAS thread per core Slurm gives the task: repeatable numbers, no oversubscription.",
                   "export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1",
                   "export PIPPS_TASK_LOG=\"\(logs)/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out\"",

@@ -135,12 +135,25 @@ public func runDaemonStarter(_ executable: String, _ arguments: [String]) throws
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { for a in argv { free(a) } }
+    // A clean signal state for the child and the daemons it starts: test threads block signals
+    // (SIGTERM among them), and a daemon that inherited that mask could not be stopped.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t(), all = sigset_t()
+    sigemptyset(&empty)
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
     guard spawned == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "cannot start \(executable): \(String(cString: strerror(spawned)))"]) }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) == -1 {
-        guard errno == EINTR else { break }
+        guard errno == EINTR else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "waiting for \(executable): \(String(cString: strerror(errno)))"])
+        }
     }
     let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
     // Exited normally: the exit code; killed: 128 + the signal, as a shell reports it.

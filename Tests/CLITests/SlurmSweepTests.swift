@@ -144,6 +144,16 @@ struct SlurmSweepTests {
         #expect(report.output.contains("\(long[0].runID) on ") && report.output.contains("killed by SIGTERM") && report.output.contains("log: \(log.path)"))
         // Run 1 of array-0 is tp with the second seed: the tp cell has 1 of its 2 runs, rp none.
         #expect(report.output.contains("cartpole-balance tp k=1: 1 of 2 runs") && report.output.contains("cartpole-balance rp k=1: 0 of 2 runs"), "\(report.output)")
+
+        // A Slurm task that left a log but never started its run (a failing set-up line, say) is
+        // found through the submission's job ids and task lists and reported as failed with its log.
+        try "99\n".write(to: submission.appendingPathComponent("jobs"), atomically: true, encoding: .utf8)
+        let taskLog = dir.appendingPathComponent("slurm/logs/99_2.out")
+        try FileManager.default.createDirectory(at: taskLog.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try "module: command not found\n".write(to: taskLog, atomically: true, encoding: .utf8)
+        let withLog = try pipps(["experiment", "collect", dir.path, "--no-figures"])
+        #expect(withLog.output.contains("1 of 5 runs finished; 2 failed, 0 started but not finished (running, or killed), 2 not started"), "\(withLog.output)")
+        #expect(withLog.output.contains("\(firstRuns[2].runID) (Slurm job 99_2): the Slurm task ended before the run started · log: \(taskLog.path)"), "\(withLog.output)")
     }
 
     @Test func badSlurmArgumentsAreRefused() throws {

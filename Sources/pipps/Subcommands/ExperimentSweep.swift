@@ -11,7 +11,7 @@ struct SlurmOptions: ParsableArguments {
     @Flag(help: "Slurm: wait until the submitted jobs end, then collect the results.")
     var wait = false
 
-    @Option(help: "Slurm: at most this many array tasks at once (--array=…%N).")
+    @Option(help: "Slurm: at most this many tasks of each job array at once (--array=…%N; a sweep split into several arrays runs up to N per array).")
     var arrayThrottle: Int?
 
     @Option(help: "Slurm: CPUs per array task (each run uses one thread).")
@@ -83,9 +83,10 @@ struct SlurmSubmitter {
                 throw ValidationError("sbatch \(a.script.path) failed with status \(status)\(done): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
             jobs.append(id)
+            // Written after every submission, so that a later failure keeps the ids of those before it.
+            try "\(jobs.joined(separator: "\n"))\n".write(to: sweep.directory.appendingPathComponent("jobs"), atomically: true, encoding: .utf8)
             print("submitted job \(id): \(a.runs.count) tasks (\(a.script.lastPathComponent))")
         }
-        try "\(jobs.joined(separator: "\n"))\n".write(to: sweep.directory.appendingPathComponent("jobs"), atomically: true, encoding: .utf8)
         print("job ids: \(jobs.joined(separator: ","))")
         if options.wait {
             try waitFor(jobs, runs: missing)
@@ -101,17 +102,23 @@ struct SlurmSubmitter {
         var last = ""
         while true {
             let (status, output) = try runTool(squeue, ["-h", "-r", "-j", jobs.joined(separator: ","), "-o", "%i %T"])
-            // squeue fails for job ids it has forgotten (all ended long ago): nothing left to wait for.
-            let active = status == 0 ? output.split(separator: "\n").filter { !$0.isEmpty }.count : 0
-            let done = runs.filter { results.hasResult($0) }.count
-            let line = "[\(SweepProgress.duration(Date().timeIntervalSince(start)))] \(done)/\(runs.count) runs finished, \(active) array task\(active == 1 ? "" : "s") queued or running"
-            if line != last { FileHandle.standardError.write(Data((line + "\n").utf8)); last = line }
-            if active == 0 { break }
+            // squeue refuses job ids it has forgotten (all ended long ago): nothing left to wait for.
+            // Any other failure (a busy controller timing out) is reported and retried.
+            let forgotten = status != 0 && output.contains("Invalid job id")
+            if status == 0 || forgotten {
+                let active = forgotten ? 0 : output.split(separator: "\n").filter { !$0.isEmpty }.count
+                let done = runs.filter { FileManager.default.fileExists(atPath: results.resultURL($0).path) }.count
+                let line = "[\(SweepProgress.duration(Date().timeIntervalSince(start)))] \(done)/\(runs.count) runs finished, \(active) array task\(active == 1 ? "" : "s") queued or running"
+                if line != last { FileHandle.standardError.write(Data((line + "\n").utf8)); last = line }
+                if active == 0 { return }
+            } else {
+                FileHandle.standardError.write(Data("squeue failed (status \(status)): \(output.trimmingCharacters(in: .whitespacesAndNewlines)); trying again\n".utf8))
+            }
             if let limit = options.waitTimeout, Date().timeIntervalSince(start) > limit {
                 FileHandle.standardError.write(Data("gave up waiting after \(SweepProgress.duration(limit)); jobs \(jobs.joined(separator: ",")) go on (squeue -j \(jobs.joined(separator: ",")))\n".utf8))
                 throw ExitCode.failure
             }
-            Thread.sleep(forTimeInterval: 2)
+            Thread.sleep(forTimeInterval: status == 0 ? 3 : 10)
         }
     }
 
@@ -227,7 +234,7 @@ enum TaskTermination {
             source.setEventHandler {
                 try? results.setStatus(status.failed("killed by \(name)"))
                 FileHandle.standardError.write(Data("\(status.runID): killed by \(name)\n".utf8))
-                exit(128 + signo)
+                _exit(128 + signo)
             }
             source.resume()
             sources.append(source)
