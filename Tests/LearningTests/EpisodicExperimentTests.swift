@@ -7,8 +7,10 @@ import Testing
 @Suite("The episodic experiment")
 struct EpisodicExperimentTests {
     /// A small balancing problem: cart-pole from near upright, 1 random and 3 learned trials, 50
-    /// particles, 100 TP evaluations per trial, a 10-basis RBF policy. (`pipps experiment learning
-    /// --tasks cartpole-balance` with these settings succeeded in 8 of 8 seeds.)
+    /// particles, 100 TP evaluations per trial, a 10-basis RBF policy. With these budgets tp succeeds
+    /// in about two thirds of seeds (`pipps experiment learning --tasks cartpole-balance`: seeds 0–9
+    /// all, seeds 10–39 20 of 30); seed 0 succeeds with this code's numerics, and a change of them at
+    /// the ulp level (the AVX2 exp of branch exp-avx2) makes it fail. To be made seed-robust.
     static func balancing(seed: UInt64) -> EpisodicSettings {
         var s = EpisodicSettings(task: "cartpole-balance", method: "tp", noiseMultiplier: 1, seed: seed)
         s.particles = 50
