@@ -46,9 +46,7 @@ public struct ExperimentResults: Sendable {
     /// Writes a finished run: to a temporary file in the same directory, then renamed over the final
     /// name (atomic on POSIX file systems), so a reader or a crash never sees half a file.
     public func store(_ result: EpisodicResult) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Self.writeAtomically(try encoder.encode(result), to: resultURL(result.settings))
+        try Self.writeAtomically(try Self.encoder.encode(result), to: resultURL(result.settings))
     }
 
     /// Every finished run, in a stable order, and the files that could not be read.

@@ -132,8 +132,7 @@ extension ExperimentResults {
             let dir = slurm.appendingPathComponent(submission, isDirectory: true)
             guard let text = try? String(contentsOf: dir.appendingPathComponent("jobs"), encoding: .utf8) else { continue }
             for (k, job) in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }).enumerated() where !job.isEmpty {
-                guard let data = try? Data(contentsOf: dir.appendingPathComponent("array-\(k).json")),
-                      let runs = try? Self.decoder.decode([EpisodicSettings].self, from: data) else { continue }
+                guard let runs = try? SlurmSweepPlan.readTaskList(dir.appendingPathComponent("array-\(k).json")) else { continue }
                 for (i, run) in runs.enumerated() {
                     let log = logs.appendingPathComponent("\(job)_\(i).out").path
                     if fm.fileExists(atPath: log) { found[run.runID] = ("\(job)_\(i)", log) }
@@ -323,6 +322,11 @@ public struct SlurmSweepPlan: Sendable {
             try ExperimentResults.writeAtomically(Data(a.scriptText.utf8), to: a.script)
             chmod(a.script.path, 0o755)
         }
+    }
+
+    /// The runs of a task list that ``write()`` wrote (`array-K.json`).
+    public static func readTaskList(_ url: URL) throws -> [EpisodicSettings] {
+        try ExperimentResults.decoder.decode([EpisodicSettings].self, from: Data(contentsOf: url))
     }
 
     static func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }

@@ -124,10 +124,7 @@ struct ExperimentLearning: ParsableCommand {
             try results.saveManifest(SweepManifest(runs: all, backend: "local"))
             try SweepRunner(results: results, jobs: jobs).run(all)
         }
-        var collect = ExperimentCollect()
-        collect.directory = results.directory.path
-        collect.noFigures = noFigures
-        try collect.run()
+        try ExperimentCollect.report(results, figures: !noFigures)
     }
 
     func list(_ text: String) -> [String] {

@@ -198,9 +198,8 @@ struct ExperimentTask: ParsableCommand {
     var output: String
 
     func run() throws {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: runsFile)) } catch { throw ValidationError("cannot read --runs-file \(runsFile): \(error.localizedDescription)") }
-        guard let runs = try? JSONDecoder().decode([EpisodicSettings].self, from: data) else { throw ValidationError("--runs-file \(runsFile) is not a task list of run settings") }
+        guard FileManager.default.isReadableFile(atPath: runsFile) else { throw ValidationError("cannot read --runs-file \(runsFile)") }
+        guard let runs = try? SlurmSweepPlan.readTaskList(URL(fileURLWithPath: runsFile)) else { throw ValidationError("--runs-file \(runsFile) is not a task list of run settings") }
         guard runs.indices.contains(index) else { throw ValidationError("--index \(index) is outside the task list (\(runs.count) runs)") }
         let settings = runs[index]
         do { try settings.validate() } catch { throw ValidationError("run \(index) of \(runsFile): \(error)") }
@@ -265,6 +264,12 @@ struct ExperimentCollect: ParsableCommand {
         guard FileManager.default.fileExists(atPath: results.runsDirectory.path) || FileManager.default.fileExists(atPath: results.sweepsDirectory.path) else {
             throw ValidationError("\(directory) holds no learning sweep (no runs/ or sweeps/ in it)")
         }
+        try Self.report(results, figures: !noFigures)
+    }
+
+    /// Writes the tables of `results`, prints the success table and what is missing, and draws the
+    /// figures (`figures`) if any run finished.
+    static func report(_ results: ExperimentResults, figures: Bool) throws {
         let report = try SweepReport(results)
         let urls = try results.writeTables(report.finished)
         for u in report.unreadable { FileHandle.standardError.write(Data("warning: cannot read \(u.path); it is ignored\n".utf8)) }
@@ -276,6 +281,6 @@ struct ExperimentCollect: ParsableCommand {
         }
         print(report.missingSummary())
         print("tables: \(urls.map(\.path).joined(separator: ", "))")
-        if !noFigures && !report.finished.isEmpty { Figures.draw("learning", directory: results.directory) }
+        if figures && !report.finished.isEmpty { Figures.draw("learning", directory: results.directory) }
     }
 }
