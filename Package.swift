@@ -59,7 +59,11 @@ let package = Package(
         ),
 
         // MARK: - Numerics and learning
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"], swiftSettings: strict),
+        // The exponential loop of the kernels: AVX2/FMA where the CPU has them, chosen at run time.
+        // Optimised in debug builds too (it is a leaf with no checks to keep), and without fused
+        // multiply-adds in its portable form so that it rounds as the Swift scalar form does.
+        .target(name: "CFastMath", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFastMath"], swiftSettings: strict),
         .target(name: "Optimizers", swiftSettings: strict),
         .target(name: "Robots", dependencies: ["LinearAlgebra"], swiftSettings: strict),
         .target(name: "Policies", dependencies: ["LinearAlgebra"], swiftSettings: strict),
