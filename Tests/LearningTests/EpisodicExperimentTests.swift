@@ -6,35 +6,49 @@ import Testing
 
 @Suite("The episodic experiment")
 struct EpisodicExperimentTests {
-    /// A small balancing problem: cart-pole from near upright, 1 random and 3 learned trials, 50
-    /// particles, 100 TP evaluations per trial, a 10-basis RBF policy. With these budgets tp succeeds
-    /// in about two thirds of seeds (`pipps experiment learning --tasks cartpole-balance`: seeds 0–9
-    /// all, seeds 10–39 20 of 30); seed 0 succeeds with this code's numerics, and a change of them at
-    /// the ulp level (the AVX2 exp of branch exp-avx2) makes it fail. To be made seed-robust.
+    /// A small balancing problem: cart-pole from near upright, 1 random and 6 learned trials, 50
+    /// particles, 150 TP evaluations per trial at step size 0.005, a 10-basis RBF policy. Measured
+    /// with these settings (`pipps experiment learning --tasks cartpole-balance --methods tp --particles
+    /// 50 --evaluations 150 --basis 10 --learning-rate 0.005 --gp-iterations 50 --evaluation-rollouts 10
+    /// --learned-trials 6`): the final trial succeeds in 28 of 30 runs (seeds 100–129) and in 10 of 10
+    /// (seeds 0–9); the two failures never found a balancing policy. (The earlier budgets, 3 learned
+    /// trials of 100 evaluations at 0.01, succeeded in only about two thirds of the seeds.)
     static func balancing(seed: UInt64) -> EpisodicSettings {
         var s = EpisodicSettings(task: "cartpole-balance", method: "tp", noiseMultiplier: 1, seed: seed)
         s.particles = 50
-        s.evaluations = 100
+        s.evaluations = 150
+        s.learnedTrials = 6
         s.basisCount = 10
-        s.learningRate = 0.01
+        s.learningRate = 0.005
         s.gpIterations = 50
         s.evaluationRollouts = 10
         return s
     }
 
+    /// Learning succeeds in about 93% of seeds, so one seed would make the test depend on the luck of
+    /// that seed's random numbers (any change of the numerics at the ulp level redraws it). A second
+    /// seed runs only when the first fails: the test fails when both do (about 0.5% of numerics).
     @Test("a short cart-pole balancing run learns to balance")
     func shortBalancingRunSucceeds() throws {
-        let settings = Self.balancing(seed: 0)
-        let finishedTrials = LockedCounter()
-        let result = try EpisodicExperiment.run(settings) { p in if p.finished != nil { finishedTrials.increment() } }
-        #expect(result.trials.count == 4 && finishedTrials.value == 4)
-        #expect(result.trials.map(\.learned) == [false, true, true, true])
-        #expect(result.trials.first!.predictedReturn == nil && result.trials.last!.predictedReturn != nil)
-        let random = result.trials[0], last = result.trials[3]
-        // The random trial drops the pole (cost near 1 per step); the learned one holds it.
-        #expect(random.finalCost > 0.8, "random trial final cost \(random.finalCost)")
-        #expect(result.success && last.success, "final trial: final cost \(last.finalCost), return \(last.evaluationCost)")
-        #expect(last.evaluationCost < random.evaluationCost / 4, "return \(random.evaluationCost) → \(last.evaluationCost)")
+        var failures: [String] = []
+        for seed: UInt64 in [0, 1] {
+            let settings = Self.balancing(seed: seed)
+            let finishedTrials = LockedCounter()
+            let result = try EpisodicExperiment.run(settings) { p in if p.finished != nil { finishedTrials.increment() } }
+            #expect(result.trials.count == 7 && finishedTrials.value == 7)
+            #expect(result.trials.map(\.learned) == [false] + Array(repeating: true, count: 6))
+            #expect(result.trials.first!.predictedReturn == nil && result.trials.last!.predictedReturn != nil)
+            let random = result.trials[0], last = result.trials[6]
+            // The random trial drops the pole (cost near 1 per step).
+            #expect(random.finalCost > 0.8, "random trial final cost \(random.finalCost)")
+            if result.success && last.success {
+                // The learned policy holds it.
+                #expect(last.evaluationCost < random.evaluationCost / 4, "return \(random.evaluationCost) → \(last.evaluationCost)")
+                return
+            }
+            failures.append("seed \(seed): final cost \(last.finalCost), return \(last.evaluationCost)")
+        }
+        Issue.record("no balancing run succeeded: \(failures.joined(separator: "; "))")
     }
 
     @Test("the same settings give the same run; another seed a different one")
