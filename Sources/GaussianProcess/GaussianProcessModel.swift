@@ -47,6 +47,10 @@ public struct GaussianProcessModel: Sendable {
     let scaledSupport: [Matrix]
     let scaledSupportNorms: [[Double]]
     let betaSupport: [Matrix]
+    /// `[Z | 1]` `[M × (E + 1)]` and a vector of M ones: products with them give `C Z` and the row
+    /// sums of C (``predict(_:derivatives:)``).
+    let supportWithOnes: Matrix
+    let supportOnes: [Double]
 
     /// β per output `[M]`: the predictive mean is `k(x, Z) β`.
     public var predictiveWeights: [[Double]] { beta }
@@ -93,6 +97,9 @@ public struct GaussianProcessModel: Sendable {
         let support = self.support
         scaledSupport = hyperparameters.map { scaledColumns(support, $0.logLengthScales.map { exp(-$0) }) }
         scaledSupportNorms = scaledSupport.map(rowSquaredNorms)
+        let e = support.columns
+        supportWithOnes = Matrix(rows: support.rows, columns: e + 1) { j, k in k < e ? support.storage[j * e + k] : 1 }
+        supportOnes = [Double](repeating: 1, count: support.rows)
         betaSupport = beta.map { b in
             var z = support
             for j in 0..<z.rows { for k in 0..<z.columns { z.storage[j * z.columns + k] *= b[j] } }

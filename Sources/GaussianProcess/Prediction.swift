@@ -44,7 +44,8 @@ extension GaussianProcessModel {
     ///
     /// Per output: the kernel `K* = k(x, Z)` `[P × M]` (one `dgemm` for the distances, P·M `exp`s),
     /// `mean = K* β`, `B = K* Q` (one `dgemm`, 2·P·M² flops: the dominant cost), and
-    /// `σf² = s² − rowsum(B ∘ K*)`. With `derivatives`, since ∂k_pm/∂x_pe = k_pm (z_me − x_pe)/ℓ_e²:
+    /// `σf² = s² − rowsum(B ∘ K*)` (the row sums by BLAS, together with `(B ∘ K*) Z` when derivatives
+    /// are wanted). With `derivatives`, since ∂k_pm/∂x_pe = k_pm (z_me − x_pe)/ℓ_e²:
     /// `∂mean/∂x_pe = ((K* diag β) Z − x_p mean_p)_e / ℓ_e²` and
     /// `∂σf²/∂x_pe = −2 ((B ∘ K*) Z − x_p rowsum(B ∘ K*)_p)_e / ℓ_e²`: two more small `dgemm`s.
     public func predict(_ x: Matrix, derivatives: Bool = false) -> GPPrediction {
@@ -55,34 +56,32 @@ extension GaussianProcessModel {
             let inverseScales = h.logLengthScales.map { exp(-$0) }
             let ks = seKernel(scaledColumns(x, inverseScales), scaledB: scaledSupport[a], normsB: scaledSupportNorms[a], signalVariance: h.signalVariance)
             let mean = ks.multiplied(by: beta[a])
-            // C = (K* Q) ∘ K*, computed in place, and its row sums.
+            // C = (K* Q) ∘ K*, computed in place.
             var c = Matrix(uninitializedRows: p, columns: m)
             Matrix.gemm(ks, .none, q[a], .none, into: &c)
-            var rowSums = [Double](repeating: 0, count: p)
             c.storage.withUnsafeMutableBufferPointer { cc in
                 ks.storage.withUnsafeBufferPointer { kk in
-                    for i in 0..<p {
-                        var t = 0.0
-                        for j in 0..<m {
-                            cc[i * m + j] *= kk[i * m + j]
-                            t += cc[i * m + j]
-                        }
-                        rowSums[i] = t
-                    }
+                    for k in cc.indices { cc[k] *= kk[k] }
                 }
             }
             let s2 = h.signalVariance
-            let variance = rowSums.map { max(s2 - $0, 0) }
-            guard derivatives else { return (mean, variance, nil, nil) }
+            guard derivatives else {
+                let variance = c.multiplied(by: supportOnes).map { max(s2 - $0, 0) }
+                return (mean, variance, nil, nil)
+            }
+            // [C Z | C 1] in one product: the variance's Jacobian term and the row sums of C.
+            let cz = c * supportWithOnes                          // [P × (E + 1)]
+            let variance = (0..<p).map { max(s2 - cz.storage[$0 * (e + 1) + e], 0) }
             let invSq = inverseScales.map { $0 * $0 }
             var dMean = ks * betaSupport[a]    // [P × E]
-            var dVar = c * support             // [P × E]
+            var dVar = Matrix(uninitializedRows: p, columns: e)
             for i in 0..<p {
+                let rowSum = cz.storage[i * (e + 1) + e]
                 for k in 0..<e {
                     let xi = x.storage[i * e + k]
                     dMean.storage[i * e + k] = (dMean.storage[i * e + k] - xi * mean[i]) * invSq[k]
                     // Where the variance was clamped at 0 its gradient is 0.
-                    dVar.storage[i * e + k] = variance[i] > 0 ? -2 * (dVar.storage[i * e + k] - xi * rowSums[i]) * invSq[k] : 0
+                    dVar.storage[i * e + k] = variance[i] > 0 ? -2 * (cz.storage[i * (e + 1) + k] - xi * rowSum) * invSq[k] : 0
                 }
             }
             return (mean, variance, dMean, dVar)

@@ -68,6 +68,7 @@ enum BenchmarkSupport {
             "libzmq": "\(v.major).\(v.minor).\(v.patch)",
             "openblas_threads": BLASThreads.current,
             "openblas": BLASThreads.configuration,
+            "exp_kernel": fastExpKernel,
         ]
     }
 }
