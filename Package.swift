@@ -52,6 +52,8 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // glibc's mallopt (retainFreedMemory in LinearAlgebra).
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CLAPACKE",
             pkgConfig: "lapacke",
@@ -63,7 +65,7 @@ let package = Package(
         // Optimised in debug builds too (it is a leaf with no checks to keep), and without fused
         // multiply-adds in its portable form so that it rounds as the Swift scalar form does.
         .target(name: "CFastMath", cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFastMath"], swiftSettings: strict),
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFastMath", "CMalloc"], swiftSettings: strict),
         .target(name: "Optimizers", swiftSettings: strict),
         .target(name: "Robots", dependencies: ["LinearAlgebra"], swiftSettings: strict),
         .target(name: "Policies", dependencies: ["LinearAlgebra"], swiftSettings: strict),

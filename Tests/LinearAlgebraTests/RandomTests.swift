@@ -48,3 +48,13 @@ struct RandomTests {
         #expect(abs(mean) < 4 / Double(generic.count).squareRoot() && abs(variance - 1) < 0.03)
     }
 }
+
+@Suite("Allocator settings")
+struct MemoryRetentionTests {
+    @Test("glibc takes the settings that keep freed memory")
+    func settingsAreAccepted() {
+        #if canImport(Glibc)
+        #expect(retainFreedMemory())
+        #endif
+    }
+}

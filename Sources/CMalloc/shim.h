@@ -1,0 +1,5 @@
+#ifndef PIPPS_CMALLOC_SHIM_H
+#define PIPPS_CMALLOC_SHIM_H
+// glibc's allocator tuning (mallopt), which Swift's Glibc module does not export.
+#include <malloc.h>
+#endif
