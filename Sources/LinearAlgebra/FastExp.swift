@@ -36,7 +36,7 @@ public func fastExp(_ x: Double) -> Double {
 
 /// Replaces every element of `values` by e^x: ``fastExp(_:)``'s algorithm in C
 /// (`Sources/CFastMath`), four lanes at a time with fused multiply-adds on CPUs with AVX2 and FMA
-/// (within 3e-16 of the exact value), otherwise a portable loop equal to ``fastExp(_:)`` bit for
+/// (within 4e-16 of the exact value), otherwise a portable loop equal to ``fastExp(_:)`` bit for
 /// bit. ``fastExpKernel`` says which; `PIPPS_EXP_KERNEL=portable` forces the portable loop.
 @inlinable
 public func fastExpInPlace(_ values: UnsafeMutableBufferPointer<Double>) {

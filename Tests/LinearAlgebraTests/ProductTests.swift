@@ -112,7 +112,8 @@ struct FastExpTests {
         var worst = 0.0
         for (x, (a, b)) in zip(values, zip(fast, expected)) {
             if x.isNaN { #expect(a.isNaN); continue }
-            if x <= -708 || x >= 709 { #expect(a == b, "clamped input \(x)"); continue }
+            // Clamped inputs: e^−708 or e^709, as the scalar form gives them (to rounding).
+            if x <= -708 || x >= 709 { #expect(abs(a - b) <= 4e-16 * b, "clamped input \(x)"); continue }
             worst = max(worst, abs(a - exp(x)) / exp(x))
         }
         #expect(worst < 4e-16, "\(fastExpKernel): max relative error \(worst)")

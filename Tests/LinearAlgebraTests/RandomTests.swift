@@ -19,7 +19,7 @@ private struct Wrapped: RandomNumberGenerator {
 @Suite("Random draws")
 struct RandomTests {
     @Test("the standard library's unit uniform is the low 53 bits of next() times 2⁻⁵³")
-    func uniformIsTheTopBits() {
+    func uniformIsTheLowBits() {
         var a = SeededGenerator(seed: 5), b = SeededGenerator(seed: 5)
         let library = genericUniforms(100_000, &a)
         for (k, u) in library.enumerated() {
@@ -51,6 +51,8 @@ struct RandomTests {
 
 @Suite("Allocator settings")
 struct MemoryRetentionTests {
+    /// This changes the allocator of the whole test process (as `pipps` does at start); nothing in
+    /// the tests depends on how freed memory is kept.
     @Test("glibc takes the settings that keep freed memory")
     func settingsAreAccepted() {
         #if canImport(Glibc)
