@@ -38,8 +38,15 @@ extension RandomNumberGenerator {
         // u1 in (0, 1] so that log(u1) is finite.
         let u1 = 1 - Double.random(in: 0..<1, using: &self)
         let u2 = Double.random(in: 0..<1, using: &self)
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        return boxMuller(u1, u2)
     }
+}
+
+/// The Box–Muller transform of two unit uniforms, u1 in (0, 1] and u2 in [0, 1), to one standard
+/// normal draw.
+@inline(__always)
+func boxMuller(_ u1: Double, _ u2: Double) -> Double {
+    (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
 }
 
 extension SeededGenerator {
@@ -49,7 +56,7 @@ extension SeededGenerator {
     public mutating func nextGaussian() -> Double {
         let u1 = 1 - Double(next() & 0x1F_FFFF_FFFF_FFFF) * 0x1p-53
         let u2 = Double(next() & 0x1F_FFFF_FFFF_FFFF) * 0x1p-53
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        return boxMuller(u1, u2)
     }
 }
 

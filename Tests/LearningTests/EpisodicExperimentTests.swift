@@ -13,8 +13,8 @@ struct EpisodicExperimentTests {
     /// --learned-trials 6`), with the AVX2 exponential: the final trial succeeds in 28 of 30 runs (seeds
     /// 100–129; the two failures never found a balancing policy) and in 18 of 20 (seeds 0–19; seeds 13
     /// and 19 fail, with final costs 0.315 and 0.217), the same 18 after the BLAS row sums of the GP
-    /// variance. (The earlier budgets, 3 learned
-    /// trials of 100 evaluations at 0.01, succeeded in only about two thirds of the seeds.)
+    /// variance. (The earlier budgets, 3 learned trials of 100 evaluations at 0.01, succeeded in only
+    /// about two thirds of the seeds.)
     static func balancing(seed: UInt64) -> EpisodicSettings {
         var s = EpisodicSettings(task: "cartpole-balance", method: "tp", noiseMultiplier: 1, seed: seed)
         s.particles = 50
