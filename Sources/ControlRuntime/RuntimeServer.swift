@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Messages
 import SwiftProtobuf
+import Synchronization
 import TrialStore
 import ZeroMQ
 
@@ -38,6 +39,13 @@ public final class RuntimeServer {
     private let decoded = DecodedState()
     /// Made once: an option-set literal builds an array each time in debug builds.
     private let moreWithoutWaiting: SendFlags = [.more, .dontWait]
+    private let expiryPassCount = Atomic<Int>(0)
+
+    /// The session-expiry passes ``run(until:)`` has made (one every 100 ms while it serves). The
+    /// first pass over a non-empty session table can allocate once (a debug build instantiates
+    /// generic type metadata lazily), so a check that the control path is allocation-free waits for
+    /// a pass with its robots registered before it counts.
+    public var expiryPasses: Int { expiryPassCount.load(ordering: .relaxed) }
 
     public init(configuration: RuntimeConfiguration, logger: Logger = Logger(label: "pipps.runtime")) throws {
         self.configuration = configuration
@@ -133,6 +141,7 @@ public final class RuntimeServer {
             if now - lastExpiry > 100_000_000 {
                 core.expire(now: now)
                 lastExpiry = now
+                expiryPassCount.add(1, ordering: .relaxed)
             }
         }
         logger.info("runtime stopping")

@@ -64,6 +64,11 @@ import ZeroMQ
         configuration.adminEndpoint = "tcp://127.0.0.1:*"
         // Recording on: handing each step to the recorder is part of the control path.
         configuration.storePath = dir.appendingPathComponent("store.sqlite").path
+        // This test is about allocation, not staleness (tested on the virtual clock): on a busy machine
+        // a robot thread descheduled between its timestamp and its send must not turn a step into a
+        // stale-state fallback, whose longer reply libzmq copies to the heap.
+        configuration.settings.maxStateAge = 3_600_000_000_000
+        configuration.settings.sessionTimeout = 60_000_000_000
         let server = try RuntimeServer(configuration: configuration, logger: Logger(label: "alloc") { _ in SwiftLogNoOpLogHandler() })
         let now = MonotonicClock.nowNanoseconds
         try server.core.deploy(TestPolicies.rbf(.cartPole, version: 1), robot: "alloc-cartpole", now: now)
@@ -85,20 +90,37 @@ import ZeroMQ
             LoopbackRobot(context, endpoint: server.robotEndpoint, id: "alloc-cartpole", kind: .cartPole),
             LoopbackRobot(context, endpoint: server.robotEndpoint, id: "alloc-unicycle", kind: .unicycle),
         ]
-        // Warm-up: first use of every path (session tables, histograms, lazily initialised globals).
-        for _ in 0..<300 { for robot in robots { #expect(try robot.step() == .ok) } }
+        // Warm-up: first use of every path (session tables, histograms, lazily initialised globals),
+        // including the periodic session-expiry pass over the registered robots, which runs on wall
+        // time (every 100 ms): at least 300 steps each and two passes after both robots registered.
+        let passesAtRegistration = server.expiryPasses
+        var warmUpSteps = 0
+        let warmUpLimit = Date().addingTimeInterval(120)
+        while warmUpSteps < 300 || server.expiryPasses < passesAtRegistration + 2 {
+            for robot in robots { let status = try robot.step(); #expect(status == .ok) }
+            warmUpSteps += 1
+            try #require(Date() < warmUpLimit, "no session-expiry pass in 120 s of warm-up (\(server.expiryPasses) passes)")
+        }
         let afterWarmUp = pipps_allocation_count()
         #expect(afterWarmUp > 0, "the runtime thread's start-up allocates; a zero here means nothing is counted")
+        pipps_allocation_clear_traces()
 
-        for _ in 0..<2000 { for robot in robots { #expect(try robot.step() == .ok) } }
+        for _ in 0..<2000 { for robot in robots { let status = try robot.step(); #expect(status == .ok) } }
         let allocations = pipps_allocation_count() - afterWarmUp
         #expect(allocations == 0, "the runtime thread allocated \(allocations) times in 4000 control steps")
+        if allocations != 0 {
+            if pipps_allocation_tracing() != 0 {
+                pipps_allocation_print_traces(2)
+            } else {
+                print("run with PIPPS_ALLOCATION_TRACE=1 to see where the runtime thread allocated")
+            }
+        }
 
         // Fallback replies carry a reason text, which makes them longer than the 33 bytes libzmq
         // keeps inline in a message: zmq_send then copies them into one malloc'd block (libzmq's
         // code, not ours). Nothing else may allocate.
         let beforeFallbacks = pipps_allocation_count()
-        for _ in 0..<100 { for robot in robots { #expect(try robot.step(sequence: robot.sequence) == .fallback) } }
+        for _ in 0..<100 { for robot in robots { let status = try robot.step(sequence: robot.sequence); #expect(status == .fallback) } }
         let fallbackAllocations = pipps_allocation_count() - beforeFallbacks
         #expect(fallbackAllocations <= 200, "\(fallbackAllocations) allocations in 200 fallback steps (at most one each, libzmq's copy)")
         for robot in robots { robot.socket.close() }
@@ -106,6 +128,6 @@ import ZeroMQ
         stop.set()
         finished.wait()
         let recorded = try #require(server.recorder).counts
-        #expect(recorded.recorded == 4800 && recorded.dropped == 0, "every step of the test recorded: \(recorded)")
+        #expect(recorded.recorded == UInt64(2 * (warmUpSteps + 2100)) && recorded.dropped == 0, "every step of the test recorded: \(recorded)")
     }
 }
