@@ -34,11 +34,25 @@ public struct ControlDecision {
 /// drives it from the sockets on one thread.
 ///
 /// **Staleness.** Robot clocks are not the runtime's, so a state's age cannot be read off its
-/// timestamp. Per session the runtime keeps the smallest offset seen, `min(received − robot_time)`
-/// (the transport delay of the fastest state plus the clock offset), letting it grow by 100 ppm of
-/// elapsed time to follow clock drift; a state is stale when its own offset exceeds that minimum by
-/// more than ``RuntimeSettings/maxStateAge``, i.e. when it spent that much longer in transit or
-/// queued than the best state did.
+/// timestamp. Per session the runtime keeps a baseline offset, the smallest `received − robot_time`
+/// seen (the transport delay of the fastest state plus the clock offset), letting it grow by 100 ppm
+/// of elapsed time to follow clock drift; a state is stale when its own offset exceeds the baseline
+/// by more than ``RuntimeSettings/maxStateAge`` (A = 50 ms by default), i.e. when it spent that much
+/// longer in transit or queued than the best state did.
+///
+/// Robots step their clocks (an NTP step, a firmware reset), so the baseline follows only offsets
+/// within A of it. A state whose offset is further away, on either side, leaves the baseline alone:
+/// one that looks older than A is refused as stale, one that looks newer is answered. When
+/// ``clockStepStates`` (5) such states come in a row and agree with each other (each offset within
+/// half the robot-time advance of the one before, robot time increasing), the robot's clock has
+/// stepped: the baseline moves to the smallest of their offsets and the fifth is judged against it.
+/// So after a single outlier the next state is judged as before; after a step forward no state is
+/// refused; after a step backward at most four states are refused and the fifth is answered (0.5 s
+/// at 10 Hz). A delayed burst (a backlog delivered faster than twice the rate it was sent) never
+/// agrees with itself, since its offsets fall by more than half the robot-time advance from one
+/// state to the next, so all of it stays stale. A backlog drained at less than twice real time, or a
+/// link that stays delayed, cannot be told from a clock step by timestamps alone: after five states
+/// the runtime takes the new offset as the baseline.
 ///
 /// **Allocation.** ``control(for:routingID:now:into:)`` allocates nothing once a session exists:
 /// sessions are found by a hash of the routing id (bytes compared), counters are fixed arrays, and
@@ -58,11 +72,19 @@ public final class RuntimeCore {
         var lastSequence: UInt64 = 0
         var minimumOffset: Int64 = .max
         var lastReceive: Int64 = 0
+        var lastOffset: Int64 = 0
+        var lastRobotTime: Int64 = 0
+        /// Consecutive states far from the baseline that agree with each other (a clock step so
+        /// far), and the smallest offset among them.
+        var clockStepRun = 0
+        var clockStepMinimum: Int64 = 0
         var lastSeen: Int64
         var statesReceived: UInt64 = 0
         var controlsSent: UInt64 = 0
         var fallbacks = [UInt64](repeating: 0, count: 16)
         var deadlineMisses: UInt64 = 0
+        /// Clock steps taken (the baseline offset moved by ``RuntimeCore/clockStepStates`` states).
+        var clockSteps: UInt64 = 0
         var latency = LatencyHistogram()
         var recordIndex: UInt32 = 0
 
@@ -190,16 +212,7 @@ public final class RuntimeCore {
         // Ordering and age first, so that the session's bookkeeping sees every state.
         let inOrder = state.sequence > session.lastSequence
         if inOrder { session.lastSequence = state.sequence }
-        let offset = now &- state.robotTimeNanoseconds
-        var age: Int64 = 0
-        if session.minimumOffset == .max {
-            session.minimumOffset = offset
-        } else {
-            session.minimumOffset &+= max(now - session.lastReceive, 0) / 10_000  // 100 ppm drift allowance
-            session.minimumOffset = min(session.minimumOffset, offset)
-            age = offset &- session.minimumOffset
-        }
-        session.lastReceive = now
+        let age = stateAge(session, robotTime: state.robotTimeNanoseconds, now: now)
 
         if globalEmergencyStop || stoppedRobots.contains(session.robotID) {
             return fallback(.emergencyStop, "emergency stop engaged", status: .stopped)
@@ -222,6 +235,42 @@ public final class RuntimeCore {
             }
         }
         return decision
+    }
+
+    /// States in a row, far from a session's baseline offset and agreeing with each other, that make
+    /// the runtime take their offset as the new baseline (a robot clock step; see the type's
+    /// documentation).
+    public static let clockStepStates = 5
+
+    /// A state's age (ns) against the session's baseline offset, updating the baseline and the clock
+    /// step bookkeeping (the rule is in the type's documentation).
+    private func stateAge(_ session: Session, robotTime: Int64, now: Int64) -> Int64 {
+        let offset = now &- robotTime
+        defer {
+            session.lastOffset = offset
+            session.lastRobotTime = robotTime
+            session.lastReceive = now
+        }
+        guard session.minimumOffset != .max else {
+            session.minimumOffset = offset
+            return 0
+        }
+        session.minimumOffset &+= max(now &- session.lastReceive, 0) / 10_000  // 100 ppm drift allowance
+        let deviation = offset &- session.minimumOffset
+        if deviation.magnitude <= settings.maxStateAge.magnitude {
+            session.clockStepRun = 0
+            session.minimumOffset = min(session.minimumOffset, offset)
+            return offset &- session.minimumOffset
+        }
+        let advance = robotTime &- session.lastRobotTime
+        let agrees = session.clockStepRun > 0 && advance > 0 && (offset &- session.lastOffset).magnitude <= UInt64(advance / 2)
+        session.clockStepRun = agrees ? session.clockStepRun + 1 : 1
+        session.clockStepMinimum = agrees ? min(session.clockStepMinimum, offset) : offset
+        guard session.clockStepRun >= Self.clockStepStates else { return deviation }
+        session.clockSteps += 1
+        session.minimumOffset = session.clockStepMinimum
+        session.clockStepRun = 0
+        return offset &- session.minimumOffset
     }
 
     /// Counts a sent control: its latency (state received → control sent) and deadline.
@@ -394,6 +443,7 @@ public final class RuntimeCore {
                         l.maxUs = Double(s.latency.maximum) / 1000
                     }
                     $0.lastSeenAgoNs = now - s.lastSeen
+                    $0.clockSteps = s.clockSteps
                 }
             }
         }

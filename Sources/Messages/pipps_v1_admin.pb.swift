@@ -239,6 +239,11 @@ public nonisolated struct Pipps_V1_RobotStatus: Sendable {
   /// Robot's last message, runtime monotonic clock, nanoseconds ago.
   public var lastSeenAgoNs: Int64 = 0
 
+  /// Times the runtime followed a step of the robot's clock: five states in a row whose
+  /// `robot_time_ns` disagreed with the robot's usual offset by more than max_state_age but agreed
+  /// with each other (see "Staleness" in deploy/HARDWARE.md).
+  public var clockSteps: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -688,7 +693,7 @@ nonisolated extension Pipps_V1_LatencySummary: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Pipps_V1_RobotStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RobotStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}robot_id\0\u{3}session_id\0\u{3}policy_version\0\u{3}trial_id\0\u{3}emergency_stopped\0\u{3}states_received\0\u{3}controls_sent\0\u{1}fallbacks\0\u{3}deadline_misses\0\u{1}latency\0\u{3}last_seen_ago_ns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}robot_id\0\u{3}session_id\0\u{3}policy_version\0\u{3}trial_id\0\u{3}emergency_stopped\0\u{3}states_received\0\u{3}controls_sent\0\u{1}fallbacks\0\u{3}deadline_misses\0\u{1}latency\0\u{3}last_seen_ago_ns\0\u{3}clock_steps\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -707,6 +712,7 @@ nonisolated extension Pipps_V1_RobotStatus: SwiftProtobuf.Message, SwiftProtobuf
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.deadlineMisses) }()
       case 10: try { try decoder.decodeSingularMessageField(value: &self._latency) }()
       case 11: try { try decoder.decodeSingularInt64Field(value: &self.lastSeenAgoNs) }()
+      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.clockSteps) }()
       default: break
       }
     }
@@ -750,6 +756,9 @@ nonisolated extension Pipps_V1_RobotStatus: SwiftProtobuf.Message, SwiftProtobuf
     if self.lastSeenAgoNs != 0 {
       try visitor.visitSingularInt64Field(value: self.lastSeenAgoNs, fieldNumber: 11)
     }
+    if self.clockSteps != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clockSteps, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -765,6 +774,7 @@ nonisolated extension Pipps_V1_RobotStatus: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.deadlineMisses != rhs.deadlineMisses {return false}
     if lhs._latency != rhs._latency {return false}
     if lhs.lastSeenAgoNs != rhs.lastSeenAgoNs {return false}
+    if lhs.clockSteps != rhs.clockSteps {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

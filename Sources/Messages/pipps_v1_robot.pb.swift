@@ -223,7 +223,10 @@ public nonisolated struct Pipps_V1_State: Sendable {
   /// Strictly increasing per session, starting at 1. A `Control` answers with the same number.
   public var sequence: UInt64 = 0
 
-  /// The robot's monotonic clock when the state was sampled, nanoseconds.
+  /// The robot's monotonic clock when the state was sampled, nanoseconds. Any origin: the runtime
+  /// compares offsets (receive time − robot_time_ns) between states of one session, not clocks. A
+  /// state that arrives more than max_state_age (50 ms) later than the best offset is STALE_STATE;
+  /// a clock step is followed after five states that agree on the new offset (deploy/HARDWARE.md).
   public var robotTimeNs: Int64 = 0
 
   /// Observed state vector, `Hello.state_dimension` values, units as `RobotKind` defines.

@@ -251,6 +251,132 @@ struct RuntimeCoreTests {
         #expect(try robot.step(core, now: now, transit: 3600 * Self.second + 60_000_000).reason == .staleState)
     }
 
+    /// A registered robot with a policy, after 20 states at 10 Hz with a 2 ms transit.
+    func steadyRobot() throws -> (RuntimeCore, VirtualRobot, now: Int64) {
+        let core = makeCore()
+        let robot = VirtualRobot("r", routing: 1)
+        _ = robot.hello(core, now: 0)
+        _ = deploy(core, "r", TestPolicies.constant(.cartPole, version: 1, bias: 0))
+        var now: Int64 = 0
+        for _ in 0..<20 {
+            now += Self.step
+            #expect(try robot.step(core, now: now, transit: 2_000_000).status == .ok)
+        }
+        return (core, robot, now)
+    }
+
+    func clockSteps(_ core: RuntimeCore, now: Int64) -> UInt64? {
+        core.status(now: now).robots.first?.clockSteps
+    }
+
+    @Test func aSingleOutlierChangesNothing() throws {
+        let (core, robot, start) = try steadyRobot()
+        var now = start
+        // One state whose time is 1 s behind: refused as stale; the next is judged as before.
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: Self.second).reason == .staleState)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: 2_000_000).status == .ok)
+        // One state whose time is 1 s ahead: answered, and the baseline stays: a state 60 ms late is stale.
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: 2_000_000 - Self.second).status == .ok)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: 2_000_000).status == .ok)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: 62_000_000).reason == .staleState)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: 2_000_000).status == .ok)
+        #expect(clockSteps(core, now: now) == 0)
+    }
+
+    @Test(arguments: [Int64(1), 3600])
+    func aClockStepBackwardIsFollowedAtTheFifthState(seconds: Int64) throws {
+        let (core, robot, start) = try steadyRobot()
+        var now = start
+        let stepped = 2_000_000 + seconds * Self.second  // the robot's clock went back
+        var statuses: [Pipps_V1_FallbackReason] = []
+        for _ in 0..<10 {
+            now += Self.step
+            statuses.append(try robot.step(core, now: now, transit: stepped).reason)
+        }
+        #expect(statuses == Array(repeating: .staleState, count: RuntimeCore.clockStepStates - 1)
+                + Array(repeating: .none, count: 11 - RuntimeCore.clockStepStates), "\(statuses)")
+        #expect(clockSteps(core, now: now) == 1)
+        // Staleness is judged against the new offset.
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: stepped + 60_000_000).reason == .staleState)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: stepped + 1_000_000).status == .ok)
+    }
+
+    @Test func aClockStepForwardRefusesNothingAndIsFollowed() throws {
+        let (core, robot, start) = try steadyRobot()
+        var now = start
+        let stepped = 2_000_000 - Self.second  // the robot's clock jumped ahead
+        for _ in 0..<10 {
+            now += Self.step
+            #expect(try robot.step(core, now: now, transit: stepped).status == .ok)
+        }
+        #expect(clockSteps(core, now: now) == 1)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: stepped + 60_000_000).reason == .staleState)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: stepped).status == .ok)
+    }
+
+    @Test(arguments: [Int64(10_000), -10_000])
+    func a100ppmDriftIsFollowedForAnHour(nanosecondsPerStep drift: Int64) throws {
+        let (core, robot, start) = try steadyRobot()
+        var now = start
+        var transit: Int64 = 2_000_000, refused = 0
+        for _ in 0..<36_000 {  // one hour at 10 Hz; the robot's clock gains or loses 100 ppm
+            now += Self.step
+            transit += drift
+            if try robot.step(core, now: now, transit: transit).status != .ok { refused += 1 }
+        }
+        #expect(refused == 0)
+        #expect(clockSteps(core, now: now) == 0)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: transit + 60_000_000).reason == .staleState)
+    }
+
+    @Test(arguments: [(period: Int64(100_000_000), count: 10), (period: 1_000_000, count: 1000)])
+    func aDelayedBurstStaysStale(period: Int64, count: Int) throws {
+        let (core, robot, start) = try steadyRobot()
+        var now = start
+        // `count` states sent one period apart over 1 s, held back, then delivered 10 µs apart.
+        let sentFirst = now + Self.step - 2_000_000
+        let deliveredFirst = sentFirst + Self.second
+        var wronglyAnswered = 0, refused = 0
+        for i in 0..<Int64(count) {
+            now = deliveredFirst + i * 10_000
+            let transit = now - (sentFirst + i * period)
+            let decision = try robot.step(core, now: now, transit: transit)
+            let age = transit - 2_000_000
+            if decision.reason == .staleState { refused += 1 } else if age > core.settings.maxStateAge { wronglyAnswered += 1 }
+        }
+        #expect(wronglyAnswered == 0 && refused > 0, "refused \(refused) of \(count)")
+        #expect(clockSteps(core, now: now) == 0)
+        now += Self.step
+        #expect(try robot.step(core, now: now, transit: 2_000_000).status == .ok)
+    }
+
+    @Test func aBacklogDrainedSlowlyIsTakenForAClockStep() throws {
+        // The documented limit: states that arrive 1 s late at 1.5 × the rate they were sent agree
+        // with each other like a stepped clock; after five of them the runtime follows.
+        let (core, robot, start) = try steadyRobot()
+        var now = start
+        var transit: Int64 = 2_000_000 + Self.second
+        var reasons: [Pipps_V1_FallbackReason] = []
+        for _ in 0..<6 {
+            now += Self.step * 2 / 3
+            transit -= Self.step / 3
+            reasons.append(try robot.step(core, now: now, transit: transit).reason)
+        }
+        #expect(reasons == [.staleState, .staleState, .staleState, .staleState, .none, .none], "\(reasons)")
+        #expect(clockSteps(core, now: now) == 1)
+    }
+
     @Test func hotSwapRefusesBadPoliciesAndKeepsTheOldOne() throws {
         let core = makeCore()
         let robot = VirtualRobot("r", routing: 1)
