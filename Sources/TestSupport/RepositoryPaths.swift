@@ -81,8 +81,9 @@ public final class BackgroundProcess: @unchecked Sendable {
         return lines
     }
 
-    /// Waits up to `timeout` seconds for a line starting with `prefix`.
-    public func waitForLine(startingWith prefix: String, timeout: Double = 20) -> String? {
+    /// Waits up to `timeout` seconds for a line starting with `prefix`. The defaults of this type's
+    /// time-outs are generous on purpose: on a slow, busy machine only a hang reaches them.
+    public func waitForLine(startingWith prefix: String, timeout: Double = 120) -> String? {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
             if let line = output.first(where: { $0.hasPrefix(prefix) }) { return line }
@@ -97,7 +98,7 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     /// Sends `signal` and waits (up to `timeout` s) for the exit; returns the status.
     @discardableResult
-    public func stop(signal: Int32 = SIGTERM, timeout: Double = 10) -> Int32 {
+    public func stop(signal: Int32 = SIGTERM, timeout: Double = 60) -> Int32 {
         if process.isRunning { kill(process.processIdentifier, signal) }
         let end = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
@@ -107,7 +108,7 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     /// Waits for the program to end by itself (up to `timeout` s; then kills it).
     @discardableResult
-    public func wait(timeout: Double = 60) -> Int32 {
+    public func wait(timeout: Double = 300) -> Int32 {
         let end = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
         return process.isRunning ? stop(signal: SIGKILL) : process.terminationStatus

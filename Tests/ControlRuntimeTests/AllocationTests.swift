@@ -23,7 +23,7 @@ import ZeroMQ
 
         init(_ context: Context, endpoint: String, id: String, kind: RobotKind) throws {
             socket = try Socket(context, .dealer)
-            try socket.setReceiveTimeout(milliseconds: 5000)
+            try socket.setReceiveTimeout(milliseconds: 30_000)
             try socket.setLinger(milliseconds: 0)
             try socket.connect(endpoint)
             self.id = id
