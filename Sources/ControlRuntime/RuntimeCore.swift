@@ -109,6 +109,10 @@ public final class RuntimeCore {
     private var sessions: [UInt64: Session] = [:]
     private var sessionByRobot: [String: UInt64] = [:]
     private var policies: [String: CompiledPolicy] = [:]
+    /// The kind each robot id last registered as (in this runtime, or in the store it records to),
+    /// kept after its session ends: deploys are checked against it while the robot is offline, and a
+    /// `NOT_REGISTERED` answer carries that kind's safe control.
+    private var knownKinds: [String: RobotKind] = [:]
     private var trials: [String: Trial] = [:]
     private var stoppedRobots: Set<String> = []
     public private(set) var globalEmergencyStop = false
@@ -168,9 +172,11 @@ public final class RuntimeCore {
         nextSessionID += 1
         sessions[key] = session
         sessionByRobot[id] = key
+        knownKinds[id] = kind
         if let policy = policies[id], policy.kind != kind {
-            logger.warning("deployed policy is for another robot kind; removed", metadata: ["robot": "\(id)", "policy": "\(policy.version)"])
-            policies[id] = nil
+            // Kept, not removed: it drives this robot id again if it comes back as a \(policy.kind).
+            logger.warning("the deployed policy is for another robot kind: this robot gets NO_POLICY until a policy for its kind is deployed",
+                           metadata: ["robot": "\(id)", "policy": "\(policy.version)", "policy_kind": "\(policy.kind.rawValue)", "kind": "\(kind.rawValue)"])
         }
         session.recordIndex = recording?.robotRegistered(id, kind: kind) ?? 0
         if let trial = trials[id] {
@@ -183,9 +189,44 @@ public final class RuntimeCore {
                 $0.accepted = true
                 $0.sessionID = session.id
                 $0.protocolVersion = min(hello.protocolVersion, WireProtocol.version)
-                $0.policyVersion = policies[id]?.version ?? 0
+                $0.policyVersion = policy(for: session)?.version ?? 0
             }
         })
+    }
+
+    /// Remembers that `robot` is a `kind` (a robot the store has seen, at start-up).
+    public func rememberRobot(_ robot: String, kind: RobotKind) {
+        if knownKinds[robot] == nil { knownKinds[robot] = kind }
+    }
+
+    /// The kind of `robot` as far as the runtime knows: its session's, the kind it last registered
+    /// as, or the kind of its deployed policy.
+    func kind(of robot: String) -> RobotKind? {
+        sessionByRobot[robot].flatMap { sessions[$0]?.kind } ?? knownKinds[robot] ?? policies[robot]?.kind
+    }
+
+    /// The deployed policy of a session's robot, if it is for the robot's kind.
+    private func policy(for session: Session) -> CompiledPolicy? {
+        guard let policy = policies[session.robotID], policy.kind == session.kind else { return nil }
+        return policy
+    }
+
+    /// The answer to a state from a connection or robot id without a session: the safe control of
+    /// the robot's kind where the runtime can know it (the kind its `robot_id` registered as or its
+    /// deployed policy's, else the kind registered on this connection), else no values. Off the
+    /// control path's steady state: it may allocate.
+    private func notRegistered(_ state: DecodedState, routingID: UnsafeRawBufferPointer,
+                               into control: UnsafeMutableBufferPointer<Double>) -> ControlDecision {
+        let robot = String(decoding: state.robotID, as: UTF8.self)
+        let connection = sessions[Self.key(routingID)].flatMap { Self.sameBytes($0.routingID, routingID) ? $0.kind : nil }
+        var count = 0
+        if let kind = kind(of: robot) ?? connection {
+            let safe = settings.safeControl(kind)
+            count = min(safe.count, control.count)
+            for j in 0..<count { control[j] = safe[j] }
+        }
+        return ControlDecision(count: count, policyVersion: 0, status: .fallback, reason: .notRegistered,
+                               detail: "send Hello first (unknown robot or connection)", endedTrial: false)
     }
 
     /// The control for one state. Writes the control into `control` (room for the largest control
@@ -195,8 +236,7 @@ public final class RuntimeCore {
         guard let session = sessions[Self.key(routingID)], Self.sameBytes(session.routingID, routingID),
               Self.sameBytes(session.robotIDBytes, state.robotID)
         else {
-            return ControlDecision(count: 0, policyVersion: 0, status: .fallback, reason: .notRegistered,
-                                   detail: "send Hello first (unknown robot or connection)", endedTrial: false)
+            return notRegistered(state, routingID: routingID, into: control)
         }
         session.lastSeen = now
         session.statesReceived += 1
@@ -221,7 +261,7 @@ public final class RuntimeCore {
         for v in state.values where !v.isFinite { return fallback(.nonFiniteState, "state contains NaN or infinity") }
         guard inOrder else { return fallback(.outOfOrder, "sequence number not above the last one") }
         guard age <= settings.maxStateAge else { return fallback(.staleState, "state older than max_state_age") }
-        guard let policy = policies[session.robotID] else { return fallback(.noPolicy, "no policy deployed") }
+        guard let policy = policy(for: session) else { return fallback(.noPolicy, "no policy deployed for this robot's kind") }
         let out = UnsafeMutableBufferPointer(rebasing: control[0..<m])
         guard policy.control(state: state.values, into: out) else { return fallback(.policyError, "policy gave a non-finite control") }
         var decision = ControlDecision(count: m, policyVersion: policy.version, status: .ok, reason: .none, detail: "", endedTrial: false,
@@ -342,16 +382,26 @@ public final class RuntimeCore {
         case .deploy(let deploy):
             let robot = deploy.robotID
             guard !robot.isEmpty else { fail("deploy: robot_id is empty"); break }
-            let kind = sessionByRobot[robot].flatMap { sessions[$0]?.kind } ?? deploy.policy.robotKind.robotKind
-            guard let kind else { fail("deploy: the policy names no robot kind and \(robot) is not registered"); break }
-            if let current = policies[robot], deploy.policy.version <= current.version {
-                fail("deploy: version \(deploy.policy.version) is not newer than the deployed \(current.version)"); break
-            }
-            if !deploy.policy.checksum.isEmpty, (try? deploy.policy.computedChecksum()) != deploy.policy.checksum {
-                fail("deploy: checksum mismatch (the policy was altered or corrupted on its way); the running policy stays"); break
+            // Checked in this order, all before anything changes: the robot's kind (its session's, the
+            // kind it last registered as, or its running policy's; the policy's own only for a robot
+            // never seen), the policy's kind, dimensions, values and limits, its checksum, its version.
+            let known = kind(of: robot)
+            guard let kind = known ?? deploy.policy.robotKind.robotKind else {
+                fail("deploy: the policy names no robot kind and \(robot) has never registered"); break
             }
             do {
-                let compiled = try CompiledPolicy(deploy.policy, kind: kind, robotLimits: settings.limits(kind))
+                let compiled: CompiledPolicy
+                do {
+                    compiled = try CompiledPolicy(deploy.policy, kind: kind, robotLimits: settings.limits(kind))
+                } catch let refusal as PolicyRefusal where known != nil {
+                    throw PolicyRefusal("\(refusal.reason) (\(robot) is a \(kind.rawValue)); the running policy stays")
+                }
+                if !deploy.policy.checksum.isEmpty, (try? deploy.policy.computedChecksum()) != deploy.policy.checksum {
+                    throw PolicyRefusal("checksum mismatch (the policy was altered or corrupted on its way); the running policy stays")
+                }
+                if let current = policies[robot], compiled.version <= current.version {
+                    throw PolicyRefusal("version \(compiled.version) is not newer than the deployed \(current.version)")
+                }
                 policies[robot] = compiled  // one reference store on the control thread: the swap is atomic
                 if let recording, let bytes: [UInt8] = try? deploy.policy.serializedBytes() {
                     recording.policyDeployed(robot: robot, version: compiled.version, policy: Data(bytes), checksum: deploy.policy.checksum)
@@ -372,7 +422,7 @@ public final class RuntimeCore {
             nextTrialID += 1
             trials[start.robotID] = trial
             recording?.trialStarted(id: trial.id, robot: start.robotID, task: start.task, maxSteps: start.maxSteps,
-                                    policyVersion: policies[start.robotID]?.version ?? 0)
+                                    policyVersion: policy(for: session)?.version ?? 0)
             reply.ok = true
             reply.trialID = trial.id
             logger.info("trial started", metadata: ["robot": "\(start.robotID)", "trial": "\(trial.id)", "task": "\(start.task)", "max_steps": "\(start.maxSteps)"])

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Messages
+import Robots
 import SwiftProtobuf
 import Synchronization
 import TrialStore
@@ -54,6 +55,7 @@ public final class RuntimeServer {
         context = try Context()
         let now = MonotonicClock.nowNanoseconds
         var settings = configuration.settings
+        var knownRobots: [(String, RobotKind)] = []
         if let path = configuration.storePath {
             let store = try TrialStore(path: path)
             let prepared = try store.prepareForRuntime(nowNs: Int64(Date().timeIntervalSince1970 * 1e9))
@@ -61,12 +63,14 @@ public final class RuntimeServer {
                 logger.warning("trial left running by the previous runtime marked aborted", metadata: ["trial": "\(id)"])
             }
             settings.firstTrialID = max(settings.firstTrialID, UInt64(prepared.nextTrialID))
+            knownRobots = prepared.robotKinds.sorted { $0.key < $1.key }.compactMap { id, kind in RobotKind(rawValue: kind).map { (id, $0) } }
             recorder = StepRecorder(store: store, logger: logger)
             logger.info("recording to the trial store", metadata: ["store": "\(path)", "next_trial": "\(settings.firstTrialID)"])
         } else {
             recorder = nil
         }
         core = RuntimeCore(settings: settings, now: now, logger: logger)
+        for (robot, kind) in knownRobots { core.rememberRobot(robot, kind: kind) }
         core.recording = recorder
         robots = try Socket(context, .router)
         admin = try Socket(context, .router)

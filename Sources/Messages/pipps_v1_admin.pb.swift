@@ -25,7 +25,13 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-/// Deploy a policy to a robot; it replaces the current one between two control steps.
+/// Deploy a policy to a robot; it replaces the current one between two control steps. Checked
+/// before anything changes, in this order: the robot's kind (of its session, else the kind it last
+/// registered as with this runtime or in its store, else its running policy's; the policy's own kind
+/// only for a robot id never seen), the policy's kind, dimensions, values and control limits, its
+/// checksum when set, and its version (newer than the deployed one). A refused deploy leaves the
+/// running policy in place and the reply's `error` says why. A robot that registers as another kind
+/// than its policy's keeps that policy for later and gets NO_POLICY meanwhile.
 public nonisolated struct Pipps_V1_DeployPolicy: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -97,7 +97,11 @@ public nonisolated enum Pipps_V1_FallbackReason: SwiftProtobuf.Enum, Swift.CaseI
   /// Emergency stop (per robot or global).
   case emergencyStop // = 6
 
-  /// The robot has not registered with `Hello`, or registered with another id.
+  /// The robot has not registered with `Hello` on this connection, registered with another id, said
+  /// `Goodbye`, or its session timed out: send `Hello` again. The control is the safe control of the
+  /// robot's kind when the runtime knows it (the kind this `robot_id` registered as, its deployed
+  /// policy's kind, or the kind registered on this connection); for a robot id and connection it has
+  /// never seen, `control` is empty: apply your own safe control.
   case notRegistered // = 7
 
   /// The policy produced a non-finite control.
@@ -247,6 +251,7 @@ public nonisolated struct Pipps_V1_Control: Sendable {
   public var sequence: UInt64 = 0
 
   /// Control vector, `Hello.control_dimension` values, already saturated, units as `RobotKind` defines.
+  /// Always that many values, except for NOT_REGISTERED from a robot the runtime has never seen: empty.
   public var control: [Double] = []
 
   /// Version of the policy that computed it; 0 for a fallback without a policy.

@@ -275,8 +275,9 @@ public final class TrialStore: Sendable {
     // MARK: - Recording
 
     /// Start-up of a runtime on this store: trials still `running` were cut short by a crash or a
-    /// kill, so they become `aborted`; returns the ids of those and the next free trial id.
-    public func prepareForRuntime(nowNs: Int64) throws -> (aborted: [Int64], nextTrialID: Int64) {
+    /// kill, so they become `aborted`; returns the ids of those, the next free trial id and the kind
+    /// each robot last registered as.
+    public func prepareForRuntime(nowNs: Int64) throws -> (aborted: [Int64], nextTrialID: Int64, robotKinds: [String: String]) {
         try pool.write { db in
             let running = try Int64.fetchAll(db, sql: "SELECT id FROM trial WHERE status = 'running' ORDER BY id")
             for id in running {
@@ -287,7 +288,9 @@ public final class TrialStore: Sendable {
                     """, arguments: [last ?? nowNs, id])
             }
             let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial WHERE id < ?", arguments: [Self.firstImportedTrialID]) ?? 0
-            return (running, maxID + 1)
+            var kinds: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, kind FROM robot") { kinds[row["id"]] = row["kind"] }
+            return (running, maxID + 1, kinds)
         }
     }
 
@@ -418,6 +421,13 @@ public final class TrialStore: Sendable {
     public func latestPolicy(robot: String) throws -> StoredPolicy? {
         try pool.read { db in
             try StoredPolicy.filter(Column("robot_id") == robot).order(Column("version").desc).fetchOne(db)
+        }
+    }
+
+    /// Every policy version of a robot, newest first.
+    public func policies(robot: String) throws -> [StoredPolicy] {
+        try pool.read { db in
+            try StoredPolicy.filter(Column("robot_id") == robot).order(Column("version").desc).fetchAll(db)
         }
     }
 

@@ -1,5 +1,8 @@
 import Foundation
+import LinearAlgebra
 import Messages
+import Policies
+import Robots
 import TestSupport
 import Testing
 import TrialStore
@@ -46,9 +49,21 @@ struct LearnCommandTests {
         let round = try #require(try store.learningRounds(robot: "cp").first)
         #expect(round.policyVersion == 1 && round.trainingTrials == "[\(first),\(first + 1)]" && round.finishedNs != nil && round.predictedReturn != nil)
 
+        #expect(summary["started_from_version"] is NSNull && r.output.contains("started from a random policy"), "\(r.output)")
+
         // A second round continues from the first policy and makes version 2.
         let again = try runProcess(Binaries.pipps, ["learn", "--store", storePath, "--robot", "cp", "--particles", "10", "--evaluations", "5"])
-        #expect(again.status == 0 && again.output.contains("\"policy_version\":2"), "\(again.output)")
+        #expect(again.status == 0 && again.output.contains("\"policy_version\":2") && again.output.contains("\"started_from_version\":1"), "\(again.output)")
+        #expect(again.output.contains("started from the robot's policy version 1"), "\(again.output)")
+
+        // A newer policy for another robot kind in the store (an old store, or an import): passed over.
+        let rep = StateRepresentation(.unicycle)
+        let linear = LinearPolicy(transform: InputTransform(stateDimension: rep.dimension, angleIndices: rep.angleIndices), controlLimits: RobotKind.unicycle.controlLimits,
+                                  weights: Matrix(rows: 2, columns: InputTransform(stateDimension: rep.dimension, angleIndices: rep.angleIndices).inputDimension), bias: [0, 0])
+        let unicycle = try Pipps_V1_Policy(linear, version: 3, robotKind: .unicycle).withChecksum()
+        try store.insertPolicy(StoredPolicy(robotID: "cp", version: 3, createdNs: 1, policy: try unicycle.serializedData(), checksum: unicycle.checksum))
+        let third = try runProcess(Binaries.pipps, ["learn", "--store", storePath, "--robot", "cp", "--particles", "10", "--evaluations", "5"])
+        #expect(third.status == 0 && third.output.contains("\"policy_version\":4") && third.output.contains("\"started_from_version\":2"), "\(third.output)")
     }
 
     @Test func badInputIsAClearError() throws {

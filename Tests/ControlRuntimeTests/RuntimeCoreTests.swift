@@ -401,6 +401,77 @@ struct RuntimeCoreTests {
         #expect(robot.out[0] == Saturation(limit: 10).value(-0.1))
     }
 
+    @Test func notRegisteredCarriesTheSafeControlWhereTheKindIsKnown() throws {
+        let core = makeCore {
+            $0.safeControls[.cartPole] = [1.5]
+            $0.safeControls[.unicycle] = [0.5, -0.25]
+            $0.sessionTimeout = Self.second
+        }
+        func answer(_ robot: VirtualRobot, now: Int64) throws -> [Double]? {
+            let d = try robot.step(core, now: now)
+            guard d.reason == .notRegistered, d.status == .fallback, d.policyVersion == 0 else { return nil }
+            return Array(robot.out[0..<d.count])
+        }
+        // Never seen, no policy, unknown connection: the runtime cannot know the dimension.
+        #expect(try answer(VirtualRobot("stranger", routing: 1), now: 0) == [])
+        // Before Hello, with a policy deployed for that id: the policy's kind.
+        _ = deploy(core, "uni", TestPolicies.constant(.unicycle, version: 1, bias: 0))
+        let uni = VirtualRobot("uni", kind: .unicycle, routing: 2)
+        #expect(try answer(uni, now: 0) == [0.5, -0.25])
+        // Before Hello, for a robot the store knows.
+        core.rememberRobot("stored", kind: .cartPole)
+        #expect(try answer(VirtualRobot("stored", routing: 3), now: 0) == [1.5])
+        // An unknown robot_id on a registered connection: the connection's kind.
+        let cart = VirtualRobot("cart", routing: 4)
+        #expect(cart.hello(core, now: 0).accepted)
+        let impostor = VirtualRobot("other-id", routing: 4)
+        #expect(try answer(impostor, now: 0) == [1.5])
+        // After Goodbye: the kind it registered as.
+        #expect(uni.hello(core, now: 0).accepted)
+        #expect(try uni.step(core, now: Self.step).status == .ok)
+        uni.routing.withUnsafeBytes { core.goodbye(routingID: $0, reason: "test") }
+        #expect(try answer(uni, now: 2 * Self.step) == [0.5, -0.25])
+        // After a session time-out: likewise.
+        core.expire(now: 3 * Self.second)
+        #expect(core.status(now: 3 * Self.second).robots.isEmpty)
+        #expect(try answer(cart, now: 3 * Self.second) == [1.5])
+    }
+
+    @Test func aDeployToAnOfflineRobotIsCheckedAgainstItsKindAndNeverLosesThePolicy() throws {
+        let core = makeCore()
+        let cart = VirtualRobot("cp", routing: 1)
+        #expect(cart.hello(core, now: 0).accepted)
+        #expect(deploy(core, "cp", TestPolicies.constant(.cartPole, version: 2, bias: 0.1)).ok)
+        // Online: a unicycle policy with an older version is refused for its kind, not its version.
+        var refused = deploy(core, "cp", TestPolicies.constant(.unicycle, version: 1, bias: 0))
+        #expect(!refused.ok && refused.error.contains("cannot drive") && !refused.error.contains("newer"), "\(refused.error)")
+        // A tampered policy with an old version: the checksum is named first.
+        var tampered = try TestPolicies.constant(.cartPole, version: 1, bias: 0.3).withChecksum()
+        tampered.linear.bias = [0.31]
+        refused = deploy(core, "cp", tampered)
+        #expect(!refused.ok && refused.error.contains("checksum"), "\(refused.error)")
+        // Offline (it said Goodbye): still a cart-pole to the runtime.
+        cart.routing.withUnsafeBytes { core.goodbye(routingID: $0, reason: "test") }
+        refused = deploy(core, "cp", TestPolicies.constant(.unicycle, version: 3, bias: 0))
+        #expect(!refused.ok && refused.error.contains("cannot drive") && refused.error.contains("cp is a cartpole"), "\(refused.error)")
+        // Back online, the running policy is still there.
+        #expect(cart.hello(core, now: Self.step).policyVersion == 2)
+        #expect(try cart.step(core, now: 2 * Self.step).policyVersion == 2)
+    }
+
+    @Test func aRobotThatComesBackAsAnotherKindKeepsItsPolicyForLater() throws {
+        let core = makeCore()
+        // Never seen: the policy's own kind is taken.
+        #expect(deploy(core, "x", TestPolicies.constant(.unicycle, version: 1, bias: 0.1)).ok)
+        let asCart = VirtualRobot("x", routing: 1)
+        #expect(asCart.hello(core, now: 0).policyVersion == 0, "no policy for its kind")
+        #expect(try asCart.step(core, now: Self.step).reason == .noPolicy)
+        // The unicycle policy was kept: the robot id registering as a unicycle gets it.
+        let asUnicycle = VirtualRobot("x", kind: .unicycle, routing: 2)
+        #expect(asUnicycle.hello(core, now: 2 * Self.step).policyVersion == 1)
+        #expect(try asUnicycle.step(core, now: 3 * Self.step).status == .ok)
+    }
+
     @Test func trialsStartEndAtMaxStepsAndStop() throws {
         let core = makeCore()
         let robot = VirtualRobot("r", routing: 1)

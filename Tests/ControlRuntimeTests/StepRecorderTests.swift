@@ -109,3 +109,29 @@ import TrialStore
         #expect(try store.trial(Int64(stopped)).map { ($0.status, $0.reason) } ?? (.running, "") == (.aborted, "emergency stop"))
     }
 }
+
+@Suite struct RuntimeServerStoreTests {
+    /// A runtime restarted on a store knows the kinds of the robots the store has seen: a deploy of
+    /// another kind's policy to one of them is refused while it is offline.
+    @Test func aRestartedRuntimeChecksDeploysAgainstTheKindsInTheStore() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var configuration = RuntimeConfiguration()
+        configuration.robotEndpoint = "tcp://127.0.0.1:*"
+        configuration.adminEndpoint = "tcp://127.0.0.1:*"
+        configuration.storePath = dir.appendingPathComponent("store.sqlite").path
+        let quiet = Logger(label: "store") { _ in SwiftLogNoOpLogHandler() }
+        do {
+            let first = try RuntimeServer(configuration: configuration, logger: quiet)
+            _ = first.core.hello(.with {
+                $0.robotID = "cp-offline"; $0.kind = .cartPole; $0.stateDimension = 4; $0.controlDimension = 1; $0.protocolVersion = 1
+            }, routingID: [0, 1], now: 0)
+            first.recorder?.stop()  // commits the registration
+        }
+        let second = try RuntimeServer(configuration: configuration, logger: quiet)
+        #expect(throws: PolicyRefusal.self) {
+            try second.core.deploy(TestPolicies.constant(.unicycle, version: 1, bias: 0), robot: "cp-offline", now: 0)
+        }
+        try second.core.deploy(TestPolicies.constant(.cartPole, version: 1, bias: 0), robot: "cp-offline", now: 0)
+    }
+}

@@ -30,6 +30,7 @@ import TrialStore
         #expect(try store.steps(trial: 0).count == 1 && store.stepCount() == 4 && store.stepCount(trial: 1) == 3)
         #expect(try store.trials(robot: "cp", task: "cartpole-swingup", statuses: [.complete]).map(\.id) == [1])
         #expect(try store.trials(statuses: [.aborted]).isEmpty)
+        #expect(try store.prepareForRuntime(nowNs: 10).robotKinds == ["cp": "cartpole"], "the kind each robot registered as")
     }
 
     @Test func aRunningTrialIsAbortedAtTheNextStartAndIdsGoOn() throws {

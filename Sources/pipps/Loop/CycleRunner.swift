@@ -40,7 +40,8 @@ final class CycleRunner {
         case waitingForRobot(String)
         case waitingForRunningTrial(Int64)
         case learning(trial: Int, evaluation: Int, of: Int, predictedReturn: Double)
-        case learned(round: Int64, version: UInt64, seconds: Double, predictedReturn: Double)
+        /// `startedFrom`: the stored policy version the round continued from; nil: a random policy.
+        case learned(round: Int64, version: UInt64, seconds: Double, predictedReturn: Double, startedFrom: Int64?)
         case trialStarted(number: Int, id: Int64, version: UInt64, random: Bool)
         case trialFinished(number: Int, id: Int64, status: TrialStatus, cost: Double, finalCost: Double, success: Bool)
         case finished(status: String, reason: String)
@@ -166,7 +167,7 @@ final class CycleRunner {
             return nil  // the unfinished round stays without a policy; the next run learns it again
         }
         report(.learned(round: outcome.roundID, version: outcome.policy.version, seconds: Date().timeIntervalSince(started),
-                        predictedReturn: outcome.predictedReturn))
+                        predictedReturn: outcome.predictedReturn, startedFrom: outcome.startedFrom))
         return stop.isSet ? nil : outcome.policy
     }
 

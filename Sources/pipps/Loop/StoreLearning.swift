@@ -20,6 +20,21 @@ enum StoreLearning {
         var initialReturn: Double
         var modelSeconds: Double
         var optimisationSeconds: Double
+        /// The stored policy version the optimisation started from; nil: a fresh random policy.
+        var startedFrom: Int64?
+    }
+
+    /// The newest stored policy of `robot` that fits `task`: for its robot kind, of type `P` and on
+    /// the task's policy inputs. Versions that do not fit (another kind's policy, one that does not
+    /// decode) are passed over.
+    static func newestFittingPolicy<P: Policy>(_ type: P.Type, store: TrialStore, robot: String, task: Task) throws -> (policy: P, version: Int64)? {
+        for stored in try store.policies(robot: robot) {
+            guard let wire = try? Pipps_V1_Policy(serializedBytes: stored.policy), wire.robotKind.robotKind == task.kind,
+                  let policy = (try? wire.makePolicy()) as? P, policy.transform == EpisodicExperiment.policyTransform(task)
+            else { continue }
+            return (policy, stored.version)
+        }
+        return nil
     }
 
     /// The complete trials of `robot` on `task` as the learner sees them: chains of observed states
@@ -86,21 +101,25 @@ enum StoreLearning {
         let settingsJSON = settingsDescription(settings)
         let roundID = try store.beginLearningRound(robot: robot, task: taskName, cycleID: cycleID, settings: settingsJSON,
                                                    seed: settings.seed, trainingTrials: ids, startedNs: started)
-        // Continue from the robot's latest policy when it fits the task; otherwise start afresh.
-        let previous = try store.latestPolicy(robot: robot).flatMap { try? Pipps_V1_Policy(serializedBytes: $0.policy).makePolicy() }
+        // Continue from the robot's newest policy that fits the task; otherwise start afresh.
         var wire: Pipps_V1_Policy
+        var startedFrom: Int64?
         let result: (initial: Double, final: Double, model: Double, optimisation: Double)
         switch task.kind {
         case .cartPole:
             let fresh = try randomPolicy(task: task, version: 1, seed: settings.seed, basisCount: basisCount).makePolicy() as! RBFPolicy
-            let start = (previous as? RBFPolicy).flatMap { $0.transform == EpisodicExperiment.policyTransform(task) ? $0 : nil } ?? fresh
+            let previous = try newestFittingPolicy(RBFPolicy.self, store: store, robot: robot, task: task)
+            startedFrom = previous?.version
+            let start = previous?.policy ?? fresh
             let r = try LearningRound.run(task: task, trials: trials, policy: start, settings: settings, progress: progress, isCancelled: isCancelled)
             wire = Pipps_V1_Policy(r.policy, version: 1, robotKind: task.kind, learningRound: UInt64(roundID),
                                    createdUnixNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
             result = (r.initialReturn, r.finalReturn, r.modelSeconds, r.optimisationSeconds)
         case .unicycle:
             let fresh = try randomPolicy(task: task, version: 1, seed: settings.seed).makePolicy() as! LinearPolicy
-            let start = (previous as? LinearPolicy).flatMap { $0.transform == EpisodicExperiment.policyTransform(task) ? $0 : nil } ?? fresh
+            let previous = try newestFittingPolicy(LinearPolicy.self, store: store, robot: robot, task: task)
+            startedFrom = previous?.version
+            let start = previous?.policy ?? fresh
             let r = try LearningRound.run(task: task, trials: trials, policy: start, settings: settings, progress: progress, isCancelled: isCancelled)
             wire = Pipps_V1_Policy(r.policy, version: 1, robotKind: task.kind, learningRound: UInt64(roundID),
                                    createdUnixNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9))
@@ -116,7 +135,13 @@ enum StoreLearning {
                                                                     learningRoundID: roundID, policy: Data(bytes), checksum: wire.checksum),
                                       modelSeconds: result.model, optimisationSeconds: result.optimisation, predictedReturn: result.final)
         return Outcome(policy: wire, roundID: roundID, trials: ids, predictedReturn: result.final, initialReturn: result.initial,
-                       modelSeconds: result.model, optimisationSeconds: result.optimisation)
+                       modelSeconds: result.model, optimisationSeconds: result.optimisation, startedFrom: startedFrom)
+    }
+
+    /// One line saying where a round's optimisation started.
+    static func startDescription(_ outcome: Outcome) -> String {
+        outcome.startedFrom.map { "started from the robot's policy version \($0), its newest that fits the task" }
+            ?? "started from a random policy (no stored policy of this robot fits the task)"
     }
 
     static func settingsDescription(_ s: LearningSettings) -> String {

@@ -90,8 +90,9 @@ struct CycleLog {
         case .waitingForRunningTrial(let id): text = "trial \(id) is still running on the robot; waiting for its end"
         case let .learning(trial, e, n, value):
             text = (e % max(n / 10, 1) == 0 || e == n) ? String(format: "trial %d/%d  learning  evaluation %d/%d  predicted return %.2f", trial, total, e, n, value) : nil
-        case let .learned(round, version, seconds, predicted):
-            text = String(format: "learning round %lld → policy v%llu in %.0f s (predicted return %.2f)", round, version, seconds, predicted)
+        case let .learned(round, version, seconds, predicted, startedFrom):
+            text = String(format: "learning round %lld → policy v%llu in %.0f s (predicted return %.2f, from %@)", round, version, seconds, predicted,
+                          startedFrom.map { "v\($0)" } ?? "a random policy")
         case let .trialStarted(number, id, version, random):
             text = "trial \(number)/\(total)  (id \(id), \(random ? "random" : "learned") policy v\(version))  running…"
         case let .trialFinished(number, id, status, cost, finalCost, success):

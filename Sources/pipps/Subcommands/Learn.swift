@@ -71,8 +71,10 @@ struct Learn: ParsableCommand {
                 log(String(format: "evaluation %d/%d  return %.3f  %.0f s", e, evaluations, value, Date().timeIntervalSince(started)))
             }
         }
+        log(StoreLearning.startDescription(outcome))
         if let output { try PolicyFile.write(outcome.policy, to: URL(fileURLWithPath: output)) }
         let summary: [String: Any] = [
+            "started_from_version": outcome.startedFrom.map { $0 as Any } ?? NSNull(),
             "robot": robot, "task": task, "estimator": estimator, "learning_round": outcome.roundID, "policy_version": outcome.policy.version,
             "trials": outcome.trials, "predicted_return": outcome.predictedReturn, "initial_return": outcome.initialReturn,
             "model_seconds": outcome.modelSeconds, "optimisation_seconds": outcome.optimisationSeconds, "checksum": outcome.policy.checksum,
