@@ -119,6 +119,10 @@ public final class RuntimeCore {
     private var nextSessionID: UInt64 = 1
     private var nextTrialID: UInt64
     public private(set) var malformedMessages: UInt64 = 0
+    /// Robot messages above ``WireProtocol/maxMessageBytes`` (refused, the session goes on).
+    public private(set) var oversizedMessages: UInt64 = 0
+    /// Robot connections that closed (by the robot, or by libzmq above its message limit).
+    public private(set) var robotDisconnects: UInt64 = 0
     /// Told about robots, trials and deploys (the step recorder); nil: nothing is recorded.
     public var recording: (any RuntimeRecording)?
 
@@ -355,6 +359,8 @@ public final class RuntimeCore {
     }
 
     public func countMalformed() { malformedMessages += 1 }
+    public func countOversized() { oversizedMessages += 1 }
+    public func countDisconnect() { robotDisconnects += 1 }
 
     /// Drops sessions silent for longer than the session timeout (their trials are aborted).
     public func expire(now: Int64) {
@@ -467,6 +473,8 @@ public final class RuntimeCore {
             $0.uptimeNs = now - startTime
             $0.globalEmergencyStop = globalEmergencyStop
             $0.malformedMessages = malformedMessages
+            $0.oversizedMessages = oversizedMessages
+            $0.robotDisconnects = robotDisconnects
             if let counts = recording?.counts {
                 $0.stepsRecorded = counts.recorded
                 $0.stepsDropped = counts.dropped

@@ -28,6 +28,8 @@ public final class RuntimeServer {
     private let robots: Socket
     private let admin: Socket
     private let authenticator: ZAPAuthenticator?
+    /// Connection events of the robot endpoint: closed connections are logged and counted.
+    private let robotEvents: SocketMonitor
     private var logger: Logger
     /// Records every step into the trial store (``RuntimeConfiguration/storePath``).
     public let recorder: StepRecorder?
@@ -75,7 +77,7 @@ public final class RuntimeServer {
         robots = try Socket(context, .router)
         admin = try Socket(context, .router)
         for s in [robots, admin] {
-            try s.setMaximumMessageSize(Int64(WireProtocol.maxMessageBytes))
+            try s.setMaximumMessageSize(Int64(WireProtocol.connectionMessageLimit))
             try s.setReceiveHighWaterMark(10_000)
             try s.setSendHighWaterMark(10_000)
         }
@@ -105,6 +107,7 @@ public final class RuntimeServer {
         } catch {
             throw RuntimeConfigurationError("cannot bind \(configuration.robotEndpoint) / \(configuration.adminEndpoint): \(error)")
         }
+        robotEvents = try SocketMonitor(robots, events: .disconnected)
         robotEndpoint = try robots.lastEndpoint
         adminEndpoint = try admin.lastEndpoint
         for (robot, path) in configuration.policies.sorted(by: { $0.key < $1.key }) {
@@ -120,6 +123,7 @@ public final class RuntimeServer {
 
     deinit {
         recorder?.stop()
+        robotEvents.stop()
         robots.close()
         admin.close()
         authenticator?.stop()
@@ -132,7 +136,7 @@ public final class RuntimeServer {
 
     /// Serves until `stop` is set (checked at least every 100 ms).
     public func run(until stop: StopFlag) throws {
-        let poller = try Poller([(robots, .readable), (admin, .readable)])
+        let poller = try Poller([(robots, .readable), (admin, .readable), (robotEvents.socket, .readable)])
         var lastExpiry = MonotonicClock.nowNanoseconds
         while !stop.isSet {
             _ = try poller.poll(timeoutMilliseconds: 100)
@@ -141,6 +145,12 @@ public final class RuntimeServer {
             while n < 1000, try serveRobotMessage() { n += 1 }
             n = 0
             while n < 100, try serveAdminMessage() { n += 1 }
+            while let event = try robotEvents.next() {
+                guard event.kind.contains(.disconnected) else { continue }
+                core.countDisconnect()
+                logger.info("a robot connection closed (by the robot, or by libzmq for a message above \(WireProtocol.connectionMessageLimit) bytes)",
+                            metadata: ["endpoint": "\(event.endpoint)"])
+            }
             let now = MonotonicClock.nowNanoseconds
             if now - lastExpiry > 100_000_000 {
                 core.expire(now: now)
@@ -166,7 +176,13 @@ public final class RuntimeServer {
         guard let body = try robots.receive(into: payload) else { return true }
         let received = MonotonicClock.nowNanoseconds
         let routingID = UnsafeRawBufferPointer(rebasing: routing[0..<id.size])
-        if body.more || body.truncated {
+        if body.truncated {
+            drain(robots, more: body.more)
+            core.countOversized()
+            reject(routingID, "a robot message of \(body.size) bytes: the limit is \(WireProtocol.maxMessageBytes) bytes", malformed: false)
+            return true
+        }
+        if body.more {
             drain(robots, more: body.more)
             reject(routingID, "a robot message is one frame of at most \(WireProtocol.maxMessageBytes) bytes")
             return true
@@ -233,7 +249,11 @@ public final class RuntimeServer {
         guard frames.count >= 2, let body = frames.last else { return true }
         let envelope = Array(frames.dropLast())
         var reply: Pipps_V1_AdminReply
-        if let request = try? Pipps_V1_AdminRequest(serializedBytes: body) {
+        if body.count > WireProtocol.maxMessageBytes {
+            core.countOversized()
+            logger.warning("admin request refused", metadata: ["reason": "\(body.count) bytes: the limit is \(WireProtocol.maxMessageBytes) bytes"])
+            reply = .with { $0.ok = false; $0.error = "an admin request of \(body.count) bytes: the limit is \(WireProtocol.maxMessageBytes) bytes" }
+        } else if let request = try? Pipps_V1_AdminRequest(serializedBytes: body) {
             let result = core.admin(request, now: MonotonicClock.nowNanoseconds)
             reply = result.reply
             for notice in result.notices { send(notice) }
@@ -251,8 +271,8 @@ public final class RuntimeServer {
         _ = try? robots.send(multipart: [outgoing.routingID, bytes], flags: .dontWait)
     }
 
-    private func reject(_ routingID: UnsafeRawBufferPointer, _ text: String) {
-        core.countMalformed()
+    private func reject(_ routingID: UnsafeRawBufferPointer, _ text: String, malformed: Bool = true) {
+        if malformed { core.countMalformed() }
         logger.warning("robot message refused", metadata: ["reason": "\(text)"])
         send(Outgoing(routingID: Array(routingID), message: .with { $0.error = .with { $0.message = text } }))
     }

@@ -10,9 +10,16 @@ public enum WireProtocol {
     /// The protocol version this code speaks (`Hello.protocol_version`).
     public static let version: UInt32 = 1
 
-    /// The largest message a robot or operator may send, in bytes; larger ones are refused unread.
-    /// A 12-dimensional state is under 200 bytes; a 50-basis RBF policy for 12 inputs under 8 KiB.
+    /// The largest message a robot or operator may send, in bytes (1 MiB). A larger one, up to
+    /// ``connectionMessageLimit``, is refused with a `ProtocolError` reply, logged and counted
+    /// (`RuntimeStatus.oversized_messages`), and the session goes on. A 12-dimensional state is under
+    /// 200 bytes; a 50-basis RBF policy for 12 inputs under 8 KiB.
     public static let maxMessageBytes = 1 << 20
+
+    /// The largest message libzmq reads at all (`ZMQ_MAXMSGSIZE`, 16 MiB): above it libzmq closes
+    /// the connection without delivering anything; the runtime logs and counts the closed
+    /// connection (`RuntimeStatus.robot_disconnects`), and the robot must reconnect and send `Hello`.
+    public static let connectionMessageLimit = 16 << 20
 }
 
 extension ProtoDescriptors {

@@ -278,6 +278,13 @@ public nonisolated struct Pipps_V1_RuntimeStatus: Sendable {
 
   public var stepsDropped: UInt64 = 0
 
+  /// Robot messages above 1 MiB (refused with a ProtocolError; the session goes on).
+  public var oversizedMessages: UInt64 = 0
+
+  /// Robot connections that closed: by the robot, or by libzmq for a message above 16 MiB (the
+  /// robot must reconnect and send Hello).
+  public var robotDisconnects: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -788,7 +795,7 @@ nonisolated extension Pipps_V1_RobotStatus: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Pipps_V1_RuntimeStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RuntimeStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}runtime_version\0\u{3}uptime_ns\0\u{1}robots\0\u{3}global_emergency_stop\0\u{3}malformed_messages\0\u{3}steps_recorded\0\u{3}steps_dropped\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}runtime_version\0\u{3}uptime_ns\0\u{1}robots\0\u{3}global_emergency_stop\0\u{3}malformed_messages\0\u{3}steps_recorded\0\u{3}steps_dropped\0\u{3}oversized_messages\0\u{3}robot_disconnects\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -803,6 +810,8 @@ nonisolated extension Pipps_V1_RuntimeStatus: SwiftProtobuf.Message, SwiftProtob
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.malformedMessages) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.stepsRecorded) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.stepsDropped) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.oversizedMessages) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.robotDisconnects) }()
       default: break
       }
     }
@@ -830,6 +839,12 @@ nonisolated extension Pipps_V1_RuntimeStatus: SwiftProtobuf.Message, SwiftProtob
     if self.stepsDropped != 0 {
       try visitor.visitSingularUInt64Field(value: self.stepsDropped, fieldNumber: 7)
     }
+    if self.oversizedMessages != 0 {
+      try visitor.visitSingularUInt64Field(value: self.oversizedMessages, fieldNumber: 8)
+    }
+    if self.robotDisconnects != 0 {
+      try visitor.visitSingularUInt64Field(value: self.robotDisconnects, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -841,6 +856,8 @@ nonisolated extension Pipps_V1_RuntimeStatus: SwiftProtobuf.Message, SwiftProtob
     if lhs.malformedMessages != rhs.malformedMessages {return false}
     if lhs.stepsRecorded != rhs.stepsRecorded {return false}
     if lhs.stepsDropped != rhs.stepsDropped {return false}
+    if lhs.oversizedMessages != rhs.oversizedMessages {return false}
+    if lhs.robotDisconnects != rhs.robotDisconnects {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

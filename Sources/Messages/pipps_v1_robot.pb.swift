@@ -12,7 +12,9 @@
 /// ROUTER and sends one `RobotMessage` per ZeroMQ message (a single frame on the DEALER side); the
 /// runtime answers with `RuntimeMessage`s. A robot says `Hello` first and waits for `Welcome`; then it
 /// sends a `State` every control period (0.1 s) and applies the `Control` with the same sequence
-/// number. Heartbeats keep the session alive when no states flow.
+/// number. Heartbeats keep the session alive when no states flow. A message may be at most 1 MiB
+/// (one frame): a larger one is answered with a `ProtocolError`; above 16 MiB libzmq closes the
+/// connection unread and the robot must send `Hello` again.
 
 import SwiftProtobuf
 

@@ -196,6 +196,35 @@ struct RuntimeIntegrationTests {
         #expect(status.robots.first { $0.robotID == "good" }?.fallbacks.isEmpty == true)
     }
 
+    @Test func oversizedMessagesAreAnsweredLoggedAndCounted() throws {
+        let serve = try ServeProcess()
+        defer { serve.process.stop() }
+        let admin = try serve.adminClient()
+        try admin.perform(.deploy(.with { $0.robotID = "big"; $0.policy = try balancingPolicy() }))
+        let robot = try RawRobot(endpoint: serve.robots, id: "big")
+        #expect(try robot.hello()?.accepted == true)
+        // Above 1 MiB: a ProtocolError that names the limit; the session goes on.
+        _ = try robot.socket.send([UInt8](repeating: 0x2a, count: WireProtocol.maxMessageBytes + 1))
+        let error = try #require(try robot.receive())
+        #expect(error.error.message.contains("the limit is \(WireProtocol.maxMessageBytes) bytes"), "\(error)")
+        #expect(try robot.state([0, 0, 0, 3])?.status == .ok)
+        var status = try admin.perform(.status(.init())).status
+        #expect(status.oversizedMessages == 1 && status.malformedMessages == 0, "\(status)")
+        // Above 16 MiB libzmq closes the connection unread: logged and counted; the robot's DEALER
+        // reconnects on its own and must say Hello again.
+        _ = try robot.socket.send([UInt8](repeating: 0x2a, count: WireProtocol.connectionMessageLimit + 1))
+        let limit = Date().addingTimeInterval(120)
+        while status.robotDisconnects == 0, Date() < limit {
+            Thread.sleep(forTimeInterval: 0.05)
+            status = try admin.perform(.status(.init())).status
+        }
+        #expect(status.robotDisconnects == 1, "\(status)")
+        #expect(serve.process.log.contains("a robot connection closed"), "\(serve.process.log)")
+        #expect(try robot.state([0, 0, 0, 3])?.reason == .notRegistered)
+        #expect(try robot.hello()?.accepted == true)
+        #expect(try robot.state([0, 0, 0, 3])?.status == .ok)
+    }
+
     @Test func unknownCurveKeysGetNothing() throws {
         let dir = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

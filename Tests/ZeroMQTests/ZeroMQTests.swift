@@ -199,6 +199,24 @@ struct WrapperTests {
         #expect(throws: ZMQError(code: ZMQError.Code.notSocket, operation: "send")) { try req.send("closed") }
     }
 
+    @Test func aMonitorReportsClosedConnections() throws {
+        let ctx = try Context()
+        let router = try Socket(ctx, .router)
+        try router.bind("tcp://127.0.0.1:*")
+        let monitor = try SocketMonitor(router, events: [.accepted, .disconnected])
+        try monitor.socket.setReceiveTimeout(milliseconds: 30_000)
+        let endpoint = try router.lastEndpoint
+        let dealer = try Socket(ctx, .dealer)
+        try dealer.connect(endpoint)
+        let accepted = try #require(try monitor.next(dontWait: false))
+        #expect(accepted.kind == .accepted && accepted.endpoint == endpoint)
+        dealer.close()
+        let closed = try #require(try monitor.next(dontWait: false))
+        #expect(closed.kind == .disconnected && closed.endpoint == accepted.endpoint)
+        monitor.stop()
+        #expect(throws: ZMQError.self) { try monitor.next() }
+    }
+
     @Test func lingerIsZeroByDefault() throws {
         let ctx = try Context()
         let push = try Socket(ctx, .push)

@@ -164,7 +164,12 @@ class RuntimeConnection:
                     continue
                 if control.reason == robot_pb2.FALLBACK_REASON_NOT_REGISTERED:
                     self.hello()  # the runtime restarted and forgot us
-                return Reply(list(control.control), control.status, control.reason, control.detail,
+                values = list(control.control)
+                if len(values) != self.control_dimension or not all(math.isfinite(v) for v in values):
+                    # NOT_REGISTERED from a runtime that never saw this robot carries no values; the
+                    # firmware's own guard covers that and anything malformed: the safe control.
+                    values = list(self.safe_control)
+                return Reply(values, control.status, control.reason, control.detail,
                              control.policy_version, True)
         return Reply(list(self.safe_control), None, None, "watchdog", 0, False)
 
