@@ -187,7 +187,7 @@ public final class RuntimeCore {
             logger.warning("trial aborted: the robot registered again", metadata: ["robot": "\(id)", "trial": "\(trial.id)"])
             _ = endTrial(robot: id, trial: trial, reason: "the robot registered again", status: .aborted)
         }
-        logger.info("robot registered", metadata: ["robot": "\(id)", "kind": "\(kind.rawValue)", "session": "\(session.id)", "firmware": "\(hello.firmwareVersion)"])
+        logger.info("robot registered", metadata: ["robot": "\(id)", "kind": "\(kind.rawValue)", "session": "\(session.id)", "firmware": "\(hello.firmwareVersion)", "period_us": "\(hello.controlPeriodUs)"])
         return Outgoing(routingID: routingID, message: .with {
             $0.welcome = .with {
                 $0.accepted = true
@@ -402,7 +402,7 @@ public final class RuntimeCore {
                 } catch let refusal as PolicyRefusal where known != nil {
                     throw PolicyRefusal("\(refusal.reason) (\(robot) is a \(kind.rawValue)); the running policy stays")
                 }
-                if !deploy.policy.checksum.isEmpty, (try? deploy.policy.computedChecksum()) != deploy.policy.checksum {
+                if !deploy.policy.checksum.isEmpty, (try? deploy.policy.computedChecksum()) != deploy.policy.checksum.lowercased() {
                     throw PolicyRefusal("checksum mismatch (the policy was altered or corrupted on its way); the running policy stays")
                 }
                 if let current = policies[robot], compiled.version <= current.version {
@@ -444,6 +444,11 @@ public final class RuntimeCore {
             if let n = endTrial(robot: stop.robotID, trial: trial, reason: stop.reason.isEmpty ? "stopped by operator" : stop.reason,
                                  status: stop.abort ? .aborted : .complete) { notices.append(n) }
         case .emergencyStop(let stop):
+            if !stop.robotID.isEmpty, kind(of: stop.robotID) == nil, !stoppedRobots.contains(stop.robotID) {
+                let known = Set(knownKinds.keys).union(policies.keys).sorted()
+                fail("emergency_stop: robot '\(stop.robotID)' is unknown to this runtime (known: \(known.isEmpty ? "none" : known.joined(separator: ", "))); an empty robot_id stops all robots")
+                break
+            }
             let robots = stop.robotID.isEmpty ? Array(trials.keys) : [stop.robotID]
             if stop.robotID.isEmpty { globalEmergencyStop = !stop.release } else if stop.release {
                 stoppedRobots.remove(stop.robotID)

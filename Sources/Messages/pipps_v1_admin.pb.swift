@@ -11,7 +11,8 @@
 /// Operator ↔ runtime. The operator (a person's tool or `pipps cycle`) connects a DEALER or REQ
 /// socket to the runtime's admin endpoint, which is authenticated with ZeroMQ CURVE. One
 /// `AdminRequest` per message; the runtime answers each with one `AdminReply` carrying the same
-/// `request_id`.
+/// `request_id`. A DEALER may send the request as a single frame, or after an empty delimiter frame
+/// as REQ does; the reply comes back with the same frames before it. At most 1 MiB per request.
 
 import SwiftProtobuf
 
@@ -95,7 +96,9 @@ public nonisolated struct Pipps_V1_StopTrial: Sendable {
   public init() {}
 }
 
-/// Engage (or release) the emergency stop for one robot, or for all when robot_id is empty.
+/// Engage (or release) the emergency stop for one robot, or for all when robot_id is empty. A
+/// robot_id the runtime does not know (never registered, no policy, not stopped) is refused, so that
+/// a mistyped id never reads as a stopped robot; stop all robots with an empty robot_id.
 public nonisolated struct Pipps_V1_EmergencyStop: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -186,7 +189,9 @@ public nonisolated struct Pipps_V1_AdminRequest: Sendable {
   public init() {}
 }
 
-/// Latency of the control path (State received → Control sent), microseconds.
+/// Latency of the control path, microseconds: from the moment a `State`'s bytes were read off the
+/// socket to the return of the send of its `Control` (session checks, policy, encoding, hand-off to
+/// libzmq). `Control.runtime_latency_ns` stops before the encoding and the send.
 public nonisolated struct Pipps_V1_LatencySummary: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -41,6 +41,8 @@ public nonisolated enum Pipps_V1_RobotKind: SwiftProtobuf.Enum, Swift.CaseIterab
   /// Unicycle (PILCO unicycle, D. Forster's model). State, 12 values: [θ̇ roll rate, φ̇ yaw rate,
   /// ψ̇w wheel rate, ψ̇f fork/pitch rate, ψ̇t turntable rate (rad/s), x, y contact point (m), θ, φ, ψw,
   /// ψf, ψt (rad)]. Control, 2 values: turntable torque (N·m, |V| ≤ 10), wheel torque (N·m, |U| ≤ 50).
+  /// The learner, its cost and policies see (xc, yc) = −R(φ)ᵀ (x, y), the world origin in the
+  /// unicycle's frame: xc = −(x cos φ + y sin φ), yc = x sin φ − y cos φ (PILCO's augment_unicycle).
   case unicycle // = 2
   case UNRECOGNIZED(Int)
 

@@ -120,8 +120,10 @@ public nonisolated struct Pipps_V1_Policy: Sendable {
 
   public var createdUnixNs: Int64 = 0
 
-  /// SHA-256 of the serialised policy with this field empty, hex; lets the runtime and the store
-  /// agree on what was deployed.
+  /// Optional; empty means unchecked. Otherwise the SHA-256 of this policy serialised with
+  /// `checksum` empty (fields in field-number order, as standard protobuf encoders write them), as
+  /// 64 hex digits in either letter case (`pipps` writes lowercase). The runtime refuses a deploy
+  /// whose checksum does not match, and the store keeps it to tell which policy was deployed.
   public var checksum: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

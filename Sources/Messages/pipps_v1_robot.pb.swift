@@ -165,7 +165,9 @@ public nonisolated struct Pipps_V1_Hello: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Stable identifier of this robot, e.g. "cartpole-01". 1 to 64 printable ASCII characters.
+  /// Stable identifier of this robot, e.g. "cartpole-01": 1 to 64 printable ASCII characters
+  /// (0x21 to 0x7E: letters, digits, punctuation; no spaces, no control or non-ASCII characters).
+  /// Anything else is refused, and `Welcome.reason` says so.
   public var robotID: String = String()
 
   public var kind: Pipps_V1_RobotKind = .unspecified
@@ -176,7 +178,9 @@ public nonisolated struct Pipps_V1_Hello: Sendable {
   /// Length of every `Control.control` this robot expects.
   public var controlDimension: UInt32 = 0
 
-  /// The robot's control period in microseconds (100000 for 10 Hz).
+  /// The robot's control period in microseconds (100000 for 10 Hz). Informational: logged at
+  /// registration, 0 meaning not given. The runtime has no fixed rate; it answers each `State` as it
+  /// arrives.
   public var controlPeriodUs: UInt32 = 0
 
   /// Free-form firmware version, for logs.
@@ -266,7 +270,10 @@ public nonisolated struct Pipps_V1_Control: Sendable {
   /// Human-readable detail for a fallback, empty when OK.
   public var detail: String = String()
 
-  /// Time the runtime spent between receiving the state and sending this control, nanoseconds.
+  /// The runtime's time for this state, nanoseconds: from the moment its bytes were read off the
+  /// socket to the moment this control was decided (session checks, policy). It cannot include the
+  /// encoding and sending of this very message; `pipps admin status`' latency percentiles
+  /// (`LatencySummary`) do, and so read 2 to 6 times higher on an idle machine.
   public var runtimeLatencyNs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -274,7 +281,9 @@ public nonisolated struct Pipps_V1_Control: Sendable {
   public init() {}
 }
 
-/// Keeps a session alive while no states flow; either side may send it.
+/// Keeps a session alive while no states flow. The runtime answers a robot's `Heartbeat` with one of
+/// its own (its monotonic clock in `time_ns`) while the robot has a session; before `Hello`, or
+/// after the session ended, it answers nothing: send `Hello`.
 public nonisolated struct Pipps_V1_Heartbeat: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -167,9 +167,16 @@ struct RuntimeIntegrationTests {
                                                                "--initial", "0,0,0,3.1", "--noise", "0.01", "--steps", "0", "--watchdog-ms", "10000"])
         try RecorderIntegrationTests.waitUntilRegistered("good", admin)
         let bad = try RawRobot(endpoint: serve.robots, id: "bad")
-        // Before Hello: not registered.
-        #expect(try bad.state([0, 0, 0, 3])?.reason == .notRegistered)
+        // Before Hello: a heartbeat gets no answer, a state NOT_REGISTERED (the first message back).
+        try bad.send(.with { $0.heartbeat = .with { $0.timeNs = 1 } })
+        bad.sequence += 1
+        try bad.send(.with { $0.state = .with { $0.robotID = "bad"; $0.sequence = bad.sequence; $0.state = [0, 0, 0, 3] } })
+        let first = try #require(try bad.receive())
+        #expect(first.control.reason == .notRegistered && first.control.control == [0], "the cart-pole's safe control (its policy is deployed): \(first)")
         #expect(try bad.hello()?.accepted == true)
+        // With a session, a heartbeat is answered with the runtime's clock.
+        try bad.send(.with { $0.heartbeat = .with { $0.timeNs = 1 } })
+        #expect((try bad.receive()?.heartbeat.timeNs ?? 0) > 0)
         #expect(try bad.state([0, 0, 0, 3])?.status == .ok)
         #expect(try bad.state([0, .nan, 0, 3])?.reason == .nonFiniteState)
         #expect(try bad.state([0, 0, 3])?.reason == .wrongDimension)

@@ -459,6 +459,20 @@ struct RuntimeCoreTests {
         #expect(try cart.step(core, now: 2 * Self.step).policyVersion == 2)
     }
 
+    @Test func anEmergencyStopOfAnUnknownRobotIsRefusedAndChecksumsTakeEitherCase() throws {
+        let core = makeCore()
+        let robot = VirtualRobot("cp-known", routing: 1)
+        #expect(robot.hello(core, now: 0).accepted)
+        let refused = core.admin(.with { $0.emergencyStop = .with { $0.robotID = "cp-knwon" } }, now: 0).reply
+        #expect(!refused.ok && refused.error.contains("'cp-knwon' is unknown") && refused.error.contains("cp-known"), "\(refused.error)")
+        #expect(core.admin(.with { $0.emergencyStop = .with { $0.robotID = "cp-known" } }, now: 0).reply.ok)
+        #expect(core.admin(.with { $0.emergencyStop = .with { $0.robotID = "cp-known"; $0.release = true } }, now: 0).reply.ok)
+        // A checksum in upper case is the same checksum.
+        var policy = try TestPolicies.constant(.cartPole, version: 1, bias: 0).withChecksum()
+        policy.checksum = policy.checksum.uppercased()
+        #expect(deploy(core, "cp-known", policy).ok)
+    }
+
     @Test func aRobotThatComesBackAsAnotherKindKeepsItsPolicyForLater() throws {
         let core = makeCore()
         // Never seen: the policy's own kind is taken.
