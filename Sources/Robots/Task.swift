@@ -130,12 +130,24 @@ extension Task {
     /// names `cartpole-swingup`, `cartpole-swingup-tip`, `unicycle-balance` are accepted too).
     public static let names = ["cartpole-angle", "cartpole-tip", "unicycle", "cartpole-balance"]
 
-    /// The task called `name` with noise multiplier `k`, or `nil` for an unknown name.
-    public static func named(_ name: String, noiseMultiplier k: Double = 1) -> Task? {
+    /// The name a task is stored and reported under (one of ``names``) for `name` or one of its
+    /// older aliases; `nil` for an unknown name.
+    public static func canonicalName(_ name: String) -> String? {
         switch name {
-        case "cartpole-angle", "cartpole-swingup", "cartpole": cartPoleSwingUp(cost: .angle, noiseMultiplier: k)
-        case "cartpole-tip", "cartpole-swingup-tip": cartPoleSwingUp(cost: .tip, noiseMultiplier: k)
-        case "unicycle", "unicycle-balance": unicycleBalancing(noiseMultiplier: k)
+        case "cartpole-angle", "cartpole-swingup", "cartpole": "cartpole-angle"
+        case "cartpole-tip", "cartpole-swingup-tip": "cartpole-tip"
+        case "unicycle", "unicycle-balance": "unicycle"
+        case "cartpole-balance": "cartpole-balance"
+        default: nil
+        }
+    }
+
+    /// The task called `name` (or an alias) with noise multiplier `k`, or `nil` for an unknown name.
+    public static func named(_ name: String, noiseMultiplier k: Double = 1) -> Task? {
+        switch canonicalName(name) {
+        case "cartpole-angle": cartPoleSwingUp(cost: .angle, noiseMultiplier: k)
+        case "cartpole-tip": cartPoleSwingUp(cost: .tip, noiseMultiplier: k)
+        case "unicycle": unicycleBalancing(noiseMultiplier: k)
         case "cartpole-balance": cartPoleBalancing(noiseMultiplier: k)
         default: nil
         }

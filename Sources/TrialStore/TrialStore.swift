@@ -186,6 +186,12 @@ public final class TrialStore: Sendable {
         }
     }
 
+    /// Deletes a store's files (the database and its WAL and shared-memory files), for a command
+    /// that created the store and failed before storing anything.
+    public static func remove(at url: URL) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: url.path + suffix) }
+    }
+
     // MARK: - Schema
 
     /// Migrations, oldest first. Never edit a registered migration: add a new one.
@@ -262,6 +268,18 @@ public final class TrialStore: Sendable {
                 t.column("policy", .blob).notNull()
                 t.column("checksum", .text).notNull()
                 t.primaryKey(["robot_id", "version"])
+            }
+        }
+        m.registerMigration("v2") { db in
+            // Files whose trials were imported, by the SHA-256 of their bytes: importing one again adds nothing.
+            try db.create(table: "import_file") { t in
+                t.primaryKey("sha256", .text)
+                t.column("name", .text).notNull()
+                t.column("robot_id", .text).notNull()
+                t.column("task", .text).notNull()
+                t.column("first_trial_id", .integer).notNull()
+                t.column("trial_count", .integer).notNull()
+                t.column("imported_ns", .integer).notNull()
             }
         }
         return m
@@ -395,19 +413,46 @@ public final class TrialStore: Sendable {
     @discardableResult
     public func importTrial(robot: String, kind: String, task: String, source: String, steps: [StoredStep], nowNs: Int64) throws -> Int64 {
         try pool.write { db in
-            let id = max(try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial WHERE id >= ?", arguments: [Self.firstImportedTrialID]) ?? 0,
-                         Self.firstImportedTrialID - 1) + 1
             try apply(.robot(id: robot, kind: kind, atNs: nowNs), db)
-            let started = steps.first?.receivedNs ?? nowNs
-            try StoredTrial(id: id, robotID: robot, task: task, maxSteps: steps.count, status: .complete, startedNs: started,
-                            endedNs: steps.last?.receivedNs ?? nowNs, source: source).insert(db)
-            for var s in steps {
-                s.trialID = id
-                s.robotID = robot
-                try insert(s, db)
-            }
-            return id
+            return try insertImportedTrial(robot: robot, task: task, source: source, steps: steps, nowNs: nowNs, db)
         }
+    }
+
+    /// Imports the trials of `files` in one transaction: all of them, or (on any error) none. A file
+    /// whose bytes (SHA-256) the store has imported before adds nothing and reports its earlier trials.
+    public func importFiles(_ files: [ImportFile], robot: String, kind: String, task: String, nowNs: Int64) throws -> [ImportedFile] {
+        try pool.write { db in
+            try apply(.robot(id: robot, kind: kind, atNs: nowNs), db)
+            var results: [ImportedFile] = []
+            for file in files {
+                if let row = try Row.fetchOne(db, sql: "SELECT first_trial_id, trial_count FROM import_file WHERE sha256 = ?", arguments: [file.sha256]) {
+                    let first: Int64 = row["first_trial_id"], count: Int64 = row["trial_count"]
+                    results.append(ImportedFile(name: file.name, trialIDs: Array(first..<first + count), alreadyImported: true))
+                    continue
+                }
+                let ids = try file.trials.map { try insertImportedTrial(robot: robot, task: task, source: file.source, steps: $0, nowNs: nowNs, db) }
+                try db.execute(sql: """
+                    INSERT INTO import_file (sha256, name, robot_id, task, first_trial_id, trial_count, imported_ns) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [file.sha256, file.name, robot, task, ids.first ?? 0, ids.count, nowNs])
+                results.append(ImportedFile(name: file.name, trialIDs: ids, alreadyImported: false))
+            }
+            return results
+        }
+    }
+
+    /// One imported trial, with the next id of the imported range; inside a write transaction.
+    private func insertImportedTrial(robot: String, task: String, source: String, steps: [StoredStep], nowNs: Int64, _ db: Database) throws -> Int64 {
+        let id = max(try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial WHERE id >= ?", arguments: [Self.firstImportedTrialID]) ?? 0,
+                     Self.firstImportedTrialID - 1) + 1
+        let started = steps.first?.receivedNs ?? nowNs
+        try StoredTrial(id: id, robotID: robot, task: task, maxSteps: steps.count, status: .complete, startedNs: started,
+                        endedNs: steps.last?.receivedNs ?? nowNs, source: source).insert(db)
+        for var s in steps {
+            s.trialID = id
+            s.robotID = robot
+            try insert(s, db)
+        }
+        return id
     }
 
     // MARK: - Policies
@@ -559,4 +604,31 @@ public enum DoubleBlob {
             (0..<raw.count / 8).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
         }
     }
+}
+
+/// A file of logged trials to import with ``TrialStore/importFiles(_:robot:kind:task:nowNs:)``.
+public struct ImportFile: Sendable {
+    /// The file's path, for messages and the store's record.
+    public var name: String
+    /// Where the trials came from: `csv` or `mcap`.
+    public var source: String
+    /// SHA-256 of the file's bytes (hex): the same content is imported once.
+    public var sha256: String
+    public var trials: [[StoredStep]]
+
+    public init(name: String, source: String, sha256: String, trials: [[StoredStep]]) {
+        self.name = name
+        self.source = source
+        self.sha256 = sha256
+        self.trials = trials
+    }
+}
+
+/// What an import did with one file.
+public struct ImportedFile: Sendable, Equatable {
+    public var name: String
+    /// Its trials in the store: new ones, or those of the earlier import of the same content.
+    public var trialIDs: [Int64]
+    /// The same content was imported before: nothing was added.
+    public var alreadyImported: Bool
 }

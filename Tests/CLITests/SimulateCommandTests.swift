@@ -20,10 +20,10 @@ struct SimulateCommandTests {
         #expect(status == 0, "\(output)")
         let lines = output.split(separator: "\n")
         #expect(lines.count == 14)
-        #expect(lines[0] == "t,x,dx,dtheta,theta,obs_x,obs_dx,obs_dtheta,obs_theta,force,cost")
+        #expect(lines[0] == "t,trial,x,dx,dtheta,theta,obs_x,obs_dx,obs_dtheta,obs_theta,force,cost")
         let row = lines[1].split(separator: ",", omittingEmptySubsequences: false)
-        #expect(row.count == 11)
-        let force = try #require(Double(row[9]))
+        #expect(row.count == 12 && row[1] == "1")
+        let force = try #require(Double(row[10]))
         #expect(abs(force) <= 10)
         // Same seed, same output.
         #expect(try pipps(["simulate", "cartpole", "--steps", "12", "--seed", "4", "--policy", "random"]).output == output)

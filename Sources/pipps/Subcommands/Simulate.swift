@@ -42,6 +42,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Output format.")
     var format: Format = .csv
 
+    @Option(help: "The CSV's `trial` column: number the rollouts of several runs differently to concatenate them for `pipps learn --csv`.")
+    var trial = 1
+
     func validate() throws {
         guard let kind = RobotKind(rawValue: robot) else {
             throw ValidationError("unknown robot '\(robot)'; choose one of \(RobotKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -100,13 +103,12 @@ struct Simulate: ParsableCommand {
 
     private func csv(_ t: Trajectory, task: Task) -> String {
         let names = task.kind.stateNames
-        var header = ["t"] + names + names.map { "obs_\($0)" } + task.kind.controlNames + ["cost"]
-        header[0] = "t"
+        let header = ["t", "trial"] + names + names.map { "obs_\($0)" } + task.kind.controlNames + ["cost"]
         var lines = [header.joined(separator: ",")]
         for i in 0..<t.states.count {
             let control = i < t.controls.count ? t.controls[i].map(format) : Array(repeating: "", count: task.controlLimits.count)
             let c = task.cost.cost(task.representation.learningState(from: t.states[i]))
-            let row = [format(Double(i) * task.controlPeriod)] + t.states[i].map(format) + t.observations[i].map(format) + control + [format(c)]
+            let row = [format(Double(i) * task.controlPeriod), "\(trial)"] + t.states[i].map(format) + t.observations[i].map(format) + control + [format(c)]
             lines.append(row.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
