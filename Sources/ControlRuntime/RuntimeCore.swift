@@ -272,11 +272,8 @@ public final class RuntimeCore {
                                        trialID: trialID, robotIndex: session.recordIndex)
         if var trial = runningTrial, trialID != 0 {
             trial.steps += 1
-            if trial.maxSteps > 0, trial.steps >= trial.maxSteps {
-                decision.endedTrial = true
-            } else {
-                trials[session.robotID] = trial
-            }
+            trials[session.robotID] = trial  // trialStop(for:) ends it, with this step counted
+            decision.endedTrial = trial.maxSteps > 0 && trial.steps >= trial.maxSteps
         }
         return decision
     }

@@ -110,12 +110,32 @@ extension Pipps_V1_Policy {
 
 /// Policy files: a serialised `pipps.v1.Policy`, binary (any extension) or JSON (`.json`).
 public enum PolicyFile {
+    /// Why a policy file could not be read, in one line that names the file.
+    public struct ReadError: Error, CustomStringConvertible, Equatable {
+        public let description: String
+    }
+
+    /// Reads a policy: JSON when the name ends in `.json`, binary protobuf otherwise.
     public static func read(_ url: URL) throws -> Pipps_V1_Policy {
-        let data = try Data(contentsOf: url)
-        if url.pathExtension.lowercased() == "json" {
-            return try Pipps_V1_Policy(jsonUTF8Data: data)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw ReadError(description: "no policy file at \(url.path)")
         }
-        return try Pipps_V1_Policy(serializedBytes: data)
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: url.path) else {
+            throw ReadError(description: "cannot read the policy file \(url.path)")
+        }
+        let json = url.pathExtension.lowercased() == "json"
+        let policy: Pipps_V1_Policy
+        do {
+            policy = json ? try Pipps_V1_Policy(jsonUTF8Data: data) : try Pipps_V1_Policy(serializedBytes: data)
+        } catch {
+            throw ReadError(description: "\(url.path) is not a pipps.v1.Policy in \(json ? "JSON" : "binary protobuf (a name ending in .json is read as JSON)") (\(error))")
+        }
+        // Binary protobuf decodes some byte strings into an empty message: a policy has parameters.
+        guard policy.parameters != nil else {
+            throw ReadError(description: "\(url.path) is not a pipps.v1.Policy (it has no parameters)")
+        }
+        return policy
     }
 
     public static func write(_ policy: Pipps_V1_Policy, to url: URL) throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LinearAlgebra
 
 /// The `pipps` command: one binary, one file per subcommand under `Subcommands/`.
@@ -12,8 +13,25 @@ struct PIPPS: ParsableCommand {
     )
 
     /// Keeps freed memory in the process (see ``retainFreedMemory()``), then parses and runs.
+    ///
+    /// Errors found while parsing and validating print the subcommand's usage (argument-parser's
+    /// way); a `ValidationError` thrown while a command runs is about its input data (a file, a
+    /// store), so it prints one line, `Error: …`, and exits with status 64, without a usage.
     static func main() {
         retainFreedMemory()
-        main(nil)
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error as ValidationError {
+            FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
+            Foundation.exit(64)
+        } catch {
+            exit(withError: error)
+        }
     }
 }

@@ -71,7 +71,8 @@ struct LearnCommandTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let storePath = dir.appendingPathComponent("store.sqlite").path
         let none = try runProcess(Binaries.pipps, ["learn", "--store", storePath, "--robot", "nobody"])
-        #expect(none.status != 0 && none.output.contains("no trial store at \(storePath)"), "\(none.output)")
+        #expect(none.status == 64 && none.output.contains("no trial store at \(storePath)"), "\(none.output)")
+        #expect(!none.output.contains("Usage:"), "an error about the data is one line, without a usage: \(none.output)")
         let typo = dir.appendingPathComponent("rusn/store.sqlite").path
         let missingDirectory = try runProcess(Binaries.pipps, ["learn", "--store", typo, "--robot", "cp", "--csv", "x.csv"])
         #expect(missingDirectory.status != 0 && missingDirectory.output.contains("does not exist"), "\(missingDirectory.output)")
@@ -83,6 +84,13 @@ struct LearnCommandTests {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("rusn").path), "nor a directory")
         let unknownTask = try runProcess(Binaries.pipps, ["learn", "--store", storePath, "--robot", "cp", "--task", "cartpol"])
         #expect(unknownTask.status != 0 && unknownTask.output.contains("unknown --task 'cartpol'"), "\(unknownTask.output)")
+        #expect(unknownTask.output.contains("Usage: pipps learn"), "a usage error shows the subcommand's usage: \(unknownTask.output)")
+        // Policy files: a missing one and a CSV are one clear line each.
+        let missing = try runProcess(Binaries.pipps, ["admin", "deploy", "cp", dir.appendingPathComponent("nope.json").path])
+        #expect(missing.status == 64 && missing.output.contains("no policy file at") && !missing.output.contains("NSCocoaErrorDomain")
+                && !missing.output.contains("Usage:"), "\(missing.output)")
+        let notAPolicy = try runProcess(Binaries.pipps, ["admin", "deploy", "cp", bad.path])
+        #expect(notAPolicy.status == 64 && notAPolicy.output.contains("bad.csv is not a pipps.v1.Policy"), "\(notAPolicy.output)")
     }
 
     typealias Row = (trial: String, t: Double)

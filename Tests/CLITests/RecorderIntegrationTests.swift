@@ -54,6 +54,7 @@ struct RecorderIntegrationTests {
         #expect(trial.status == .complete && trial.robotID == "cp-rec" && trial.task == "cartpole-balance" && trial.policyVersion == 3)
         let trialSteps = try store.steps(trial: 1)
         #expect(trialSteps.count == 30, "exactly max_steps steps belong to the trial")
+        #expect(serve.process.log.contains("steps=30"), "the runtime's log counts the trial's last step: \(serve.process.log)")
         #expect(zip(trialSteps, trialSteps.dropFirst()).allSatisfy { $1.sequence == $0.sequence + 1 }, "consecutive, none missing")
         #expect(trialSteps.allSatisfy { $0.state.count == 4 && $0.control.count == 1 && $0.status == Pipps_V1_ControlStatus.ok.rawValue })
         #expect(try store.latestPolicy(robot: "cp-rec").map { ($0.version, $0.deployedNs != nil) } ?? (0, false) == (3, true),

@@ -2,6 +2,7 @@ import ArgumentParser
 import ControlRuntime
 import Foundation
 import Messages
+import Robots
 import SwiftProtobuf
 import ZeroMQ
 
@@ -71,7 +72,7 @@ struct Admin: ParsableCommand {
         @Argument(help: "Policy file.") var policy: String
         func run() throws {
             let wire: Pipps_V1_Policy
-            do { wire = try PolicyFile.read(URL(fileURLWithPath: policy)) } catch { throw ValidationError("cannot read policy \(policy): \(error)") }
+            do { wire = try PolicyFile.read(URL(fileURLWithPath: policy)) } catch { throw ValidationError("\(error)") }
             try connection.send(.deploy(.with { $0.robotID = robot; $0.policy = wire }))
         }
     }
@@ -80,10 +81,14 @@ struct Admin: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "start-trial", abstract: "Start a trial on a robot.")
         @OptionGroup var connection: Connection
         @Argument(help: "Robot id.") var robot: String
-        @Option(help: "Task name.") var task = "cartpole-angle"
+        @Option(help: "Task: \(Task.names.joined(separator: ", ")) (an alias is sent as the task's name).") var task = "cartpole-angle"
         @Option(help: "Steps after which the trial ends (0: until stop-trial).") var maxSteps: UInt32 = 0
+        func validate() throws {
+            guard Task.canonicalName(task) != nil else { throw ValidationError("unknown --task '\(task)'; known: \(Task.names.joined(separator: ", "))") }
+        }
         func run() throws {
-            try connection.send(.startTrial(.with { $0.robotID = robot; $0.task = task; $0.maxSteps = maxSteps }))
+            let name = Task.canonicalName(task)!
+            try connection.send(.startTrial(.with { $0.robotID = robot; $0.task = name; $0.maxSteps = maxSteps }))
         }
     }
 

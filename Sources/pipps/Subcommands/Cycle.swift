@@ -45,6 +45,7 @@ struct Cycle: ParsableCommand {
     }
 
     func configuration() throws -> CycleRunner.Configuration {
+        let task = Task.canonicalName(self.task)!  // validate() refused unknown names; aliases are stored by their name
         let model = Task.named(task)!
         var c = CycleRunner.Configuration(robot: robot, taskName: task, task: model)
         do { try c.learning.selectMethod(estimator) } catch { throw ValidationError("--estimator: \(error)") }

@@ -89,7 +89,7 @@ struct Simulate: ParsableCommand {
         }
         let wire: Pipps_V1_Policy
         do { wire = try PolicyFile.read(url) } catch {
-            throw ValidationError("cannot read policy \(path): \(error)")
+            throw ValidationError("\(error)")
         }
         let policy = try wire.makePolicy()
         if let kind = wire.robotKind.robotKind, kind != task.kind {
