@@ -185,6 +185,7 @@ public final class StepRecorder: RuntimeRecording, @unchecked Sendable {
                     try store.write(batch)
                     recorded.add(UInt64(batch.stepCount), ordering: .relaxed)
                     pending = nil
+                    storeOutcomes(of: batch)
                     if failures > 0 { logger.notice("recorder: the store accepts writes again", metadata: ["failures": "\(failures)"]) }
                     failures = 0
                 } catch {
@@ -207,6 +208,19 @@ public final class StepRecorder: RuntimeRecording, @unchecked Sendable {
             else if pending != nil { Thread.sleep(forTimeInterval: 0.05) }
         }
         finished.signal()
+    }
+
+    /// The cost and success of the trials a committed batch completed (their steps are all in the
+    /// store: they were queued before the end). Off the control path, on this writer thread.
+    private func storeOutcomes(of batch: RecorderBatch) {
+        let completed = batch.items.compactMap { item -> Int64? in
+            if case .event(.trialEnded(let id, .complete, _, _)) = item { return id }
+            return nil
+        }
+        guard !completed.isEmpty else { return }
+        do { try TrialOutcomes.fill(store, trials: completed) } catch {
+            logger.error("recorder: cannot store a trial's cost", metadata: ["trials": "\(completed)", "error": "\(error)"])
+        }
     }
 
     /// Everything queued so far, events and steps in order; frees the ring slots.

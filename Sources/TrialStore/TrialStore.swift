@@ -23,11 +23,17 @@ public struct StoredTrial: Codable, FetchableRecord, PersistableRecord, Sendable
     public var cycleID: Int64?
     /// Where the trial came from: `runtime`, `csv` or `mcap` (imported).
     public var source: String
+    /// What the trial achieved by its task (``setOutcome(trial:cost:finalCost:success:)``): the sum
+    /// of the task's cost over its observed states, the mean over the success test's final window,
+    /// and the test's verdict; nil until computed (a trial of an unknown task, or not complete).
+    public var cost: Double?
+    public var finalCost: Double?
+    public var success: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case id, task, status, reason, source
+        case id, task, status, reason, source, cost, success
         case robotID = "robot_id", maxSteps = "max_steps", startedNs = "started_ns", endedNs = "ended_ns"
-        case policyVersion = "policy_version", cycleID = "cycle_id"
+        case policyVersion = "policy_version", cycleID = "cycle_id", finalCost = "final_cost"
     }
 
     public init(id: Int64, robotID: String, task: String, maxSteps: Int, status: TrialStatus, reason: String = "",
@@ -282,6 +288,14 @@ public final class TrialStore: Sendable {
                 t.column("imported_ns", .integer).notNull()
             }
         }
+        m.registerMigration("v3") { db in
+            // What each trial achieved by its task (filled when it ends, or when it is listed).
+            try db.alter(table: "trial") { t in
+                t.add(column: "cost", .double)
+                t.add(column: "final_cost", .double)
+                t.add(column: "success", .boolean)
+            }
+        }
         return m
     }
 
@@ -466,6 +480,13 @@ public final class TrialStore: Sendable {
     public func latestPolicy(robot: String) throws -> StoredPolicy? {
         try pool.read { db in
             try StoredPolicy.filter(Column("robot_id") == robot).order(Column("version").desc).fetchOne(db)
+        }
+    }
+
+    /// Stores what a trial achieved by its task.
+    public func setOutcome(trial id: Int64, cost: Double, finalCost: Double, success: Bool) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE trial SET cost = ?, final_cost = ?, success = ? WHERE id = ?", arguments: [cost, finalCost, success, id])
         }
     }
 

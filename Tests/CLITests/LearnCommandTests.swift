@@ -133,6 +133,7 @@ struct LearnCommandTests {
         let trials = try store.trials(robot: "cp")
         #expect(trials.count == 1 && trials[0].task == "cartpole-angle", "the alias is stored as the task's name: \(trials)")
         #expect(try store.steps(trial: trials[0].id).count == 30, "only the trial's rows")
+        #expect(trials[0].cost != nil && trials[0].success != nil, "an imported trial's cost is stored: \(trials[0])")
         // The same file again: recognised, nothing added.
         let again = try learn(["--csv", traceFile])
         #expect(again.status == 0 && again.output.contains("was imported before (trials \(trials[0].id))"), "\(again.output)")

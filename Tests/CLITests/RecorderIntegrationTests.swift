@@ -1,6 +1,7 @@
 import ControlRuntime
 import Foundation
 import Messages
+import Robots
 import TestSupport
 import Testing
 import TrialStore
@@ -55,6 +56,16 @@ struct RecorderIntegrationTests {
         let trialSteps = try store.steps(trial: 1)
         #expect(trialSteps.count == 30, "exactly max_steps steps belong to the trial")
         #expect(serve.process.log.contains("steps=30"), "the runtime's log counts the trial's last step: \(serve.process.log)")
+        // What the trial cost by its task, stored when it completed, and listed by `pipps trials`.
+        let expected = try #require(Task.named("cartpole-balance")?.outcome(observedStates: trialSteps.map(\.state)))
+        #expect(trial.cost == expected.cost && trial.finalCost == expected.finalCost && trial.success == expected.success, "\(trial)")
+        let listed = try runProcess(Binaries.pipps, ["trials", "--store", storePath, "--json"])
+        let row = try #require(listed.output.split(separator: "\n").first { $0.contains("\"id\":1,") }, "\(listed.output)")
+        struct Listed: Decodable { let cost: Double; let steps: Int; let success: Bool }
+        let object = try JSONDecoder().decode(Listed.self, from: Data(row.utf8))
+        #expect(object.cost == expected.cost && object.steps == 30 && object.success == expected.success, "\(row)")
+        let table = try runProcess(Binaries.pipps, ["trials", "--store", storePath, "--robot", "cp-rec"])
+        #expect(table.status == 0 && table.output.contains(String(format: "%.2f", expected.cost)), "\(table.output)")
         #expect(zip(trialSteps, trialSteps.dropFirst()).allSatisfy { $1.sequence == $0.sequence + 1 }, "consecutive, none missing")
         #expect(trialSteps.allSatisfy { $0.state.count == 4 && $0.control.count == 1 && $0.status == Pipps_V1_ControlStatus.ok.rawValue })
         #expect(try store.latestPolicy(robot: "cp-rec").map { ($0.version, $0.deployedNs != nil) } ?? (0, false) == (3, true),

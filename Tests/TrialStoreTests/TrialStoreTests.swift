@@ -13,7 +13,7 @@ import TrialStore
         let dir = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try TrialStore(path: dir.appendingPathComponent("runs/store.sqlite").path)
-        #expect(try store.appliedMigrations() == ["v1", "v2"])
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3"])
         #expect(try store.prepareForRuntime(nowNs: 1).nextTrialID == 1)
 
         let batch = RecorderBatch([.event(.robot(id: "cp", kind: "cartpole", atNs: 5)), .step(Self.step("cp", trial: 0, 0)),

@@ -128,10 +128,8 @@ final class CycleRunner {
 
     /// The trial's cost (sum over its observed states) and the task's success test on it.
     func evaluate(_ trial: StoredTrial) throws -> (cost: Double, finalCost: Double, success: Bool) {
-        let costs = try store.steps(trial: trial.id).filter { $0.state.count == c.task.plant.stateDimension }
-            .map { c.task.cost.cost(c.task.representation.learningState(from: $0.state)) }
-        guard !costs.isEmpty else { return (.infinity, .infinity, false) }
-        return (costs.reduce(0, +), c.task.successTest.finalCost([costs]), c.task.successTest.passes([costs]))
+        guard let o = c.task.outcome(observedStates: try store.steps(trial: trial.id).map(\.state)) else { return (.infinity, .infinity, false) }
+        return (o.cost, o.finalCost, o.success)
     }
 
     private func randomPolicy(number: Int) throws -> Pipps_V1_Policy {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControlRuntime
 import Foundation
 import Learning
 import Messages
@@ -83,6 +84,8 @@ struct Learn: ParsableCommand {
                 if !existed { TrialStore.remove(at: storeURL) }  // a failed import leaves no new store behind
                 throw ValidationError("import failed, nothing was imported: \(error)")
             }
+            // What the new trials achieved by the task, for `pipps trials`.
+            try TrialOutcomes.fill(TrialStore(path: store), trials: imported.filter { !$0.alreadyImported }.flatMap(\.trialIDs))
             for file in imported {
                 let ids = file.trialIDs.map(String.init).joined(separator: ", ")
                 log(file.alreadyImported ? "\(file.name) was imported before (trials \(ids)): skipped"
