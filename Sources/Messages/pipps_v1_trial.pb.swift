@@ -9,7 +9,8 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// Trial records: what the recorder stores for every trial and what `pipps export mcap` writes
-/// (one `TrialHeader`, then one `TrialStep` per control step, then a `TrialEnd`).
+/// (one `TrialHeader`, then one `TrialStep` per control step, then a `TrialEnd`; and a `PolicyRecord`
+/// for every policy version of the exported trials' robots).
 
 import SwiftProtobuf
 
@@ -95,6 +96,12 @@ public nonisolated struct Pipps_V1_TrialHeader: Sendable {
   /// Learn-deploy cycle this trial belongs to, 0 when none.
   public var cycleID: UInt64 = 0
 
+  /// Where the trial came from: "runtime", "csv" or "mcap" (imported).
+  public var source: String = String()
+
+  /// Control steps after which the trial ended by itself; 0: until stopped.
+  public var maxSteps: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -128,6 +135,9 @@ public nonisolated struct Pipps_V1_TrialStep: Sendable {
 
   public var reason: Pipps_V1_FallbackReason = .none
 
+  /// The runtime's time from receiving the state to sending the control, nanoseconds.
+  public var latencyNs: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -154,6 +164,52 @@ public nonisolated struct Pipps_V1_TrialEnd: Sendable {
   public init() {}
 }
 
+/// A policy version as the store keeps it: the policy (with its version, learning round, creation
+/// time and checksum) and when it went live on the robot.
+public nonisolated struct Pipps_V1_PolicyRecord: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var robotID: String {
+    get {_storage._robotID}
+    set {_uniqueStorage()._robotID = newValue}
+  }
+
+  public var policy: Pipps_V1_Policy {
+    get {_storage._policy ?? Pipps_V1_Policy()}
+    set {_uniqueStorage()._policy = newValue}
+  }
+  /// Returns true if `policy` has been explicitly set.
+  public var hasPolicy: Bool {_storage._policy != nil}
+  /// Clears the value of `policy`. Subsequent reads from it will return its default value.
+  public mutating func clearPolicy() {_uniqueStorage()._policy = nil}
+
+  /// When the runtime deployed it, unix nanoseconds; 0 when it never was.
+  public var deployedUnixNs: Int64 {
+    get {_storage._deployedUnixNs}
+    set {_uniqueStorage()._deployedUnixNs = newValue}
+  }
+
+  /// When the store recorded it, unix nanoseconds.
+  public var storedUnixNs: Int64 {
+    get {_storage._storedUnixNs}
+    set {_uniqueStorage()._storedUnixNs = newValue}
+  }
+
+  /// The store's learning round that made it, 0 when none.
+  public var learningRoundID: UInt64 {
+    get {_storage._learningRoundID}
+    set {_uniqueStorage()._learningRoundID = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "pipps.v1"
@@ -164,7 +220,7 @@ nonisolated extension Pipps_V1_TrialOutcome: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Pipps_V1_TrialHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrialHeader"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trial_id\0\u{3}robot_id\0\u{3}robot_kind\0\u{1}task\0\u{3}state_dimension\0\u{3}control_dimension\0\u{3}control_period_us\0\u{3}policy_version\0\u{3}started_unix_ns\0\u{3}cycle_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trial_id\0\u{3}robot_id\0\u{3}robot_kind\0\u{1}task\0\u{3}state_dimension\0\u{3}control_dimension\0\u{3}control_period_us\0\u{3}policy_version\0\u{3}started_unix_ns\0\u{3}cycle_id\0\u{1}source\0\u{3}max_steps\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -182,6 +238,8 @@ nonisolated extension Pipps_V1_TrialHeader: SwiftProtobuf.Message, SwiftProtobuf
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.policyVersion) }()
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.startedUnixNs) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.cycleID) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 12: try { try decoder.decodeSingularUInt32Field(value: &self.maxSteps) }()
       default: break
       }
     }
@@ -218,6 +276,12 @@ nonisolated extension Pipps_V1_TrialHeader: SwiftProtobuf.Message, SwiftProtobuf
     if self.cycleID != 0 {
       try visitor.visitSingularUInt64Field(value: self.cycleID, fieldNumber: 10)
     }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 11)
+    }
+    if self.maxSteps != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxSteps, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -232,6 +296,8 @@ nonisolated extension Pipps_V1_TrialHeader: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.policyVersion != rhs.policyVersion {return false}
     if lhs.startedUnixNs != rhs.startedUnixNs {return false}
     if lhs.cycleID != rhs.cycleID {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.maxSteps != rhs.maxSteps {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -239,7 +305,7 @@ nonisolated extension Pipps_V1_TrialHeader: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Pipps_V1_TrialStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrialStep"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trial_id\0\u{1}sequence\0\u{3}robot_time_ns\0\u{3}received_unix_ns\0\u{1}state\0\u{1}control\0\u{3}policy_version\0\u{1}status\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trial_id\0\u{1}sequence\0\u{3}robot_time_ns\0\u{3}received_unix_ns\0\u{1}state\0\u{1}control\0\u{3}policy_version\0\u{1}status\0\u{1}reason\0\u{3}latency_ns\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -256,6 +322,7 @@ nonisolated extension Pipps_V1_TrialStep: SwiftProtobuf.Message, SwiftProtobuf._
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.policyVersion) }()
       case 8: try { try decoder.decodeSingularEnumField(value: &self.status) }()
       case 9: try { try decoder.decodeSingularEnumField(value: &self.reason) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.latencyNs) }()
       default: break
       }
     }
@@ -289,6 +356,9 @@ nonisolated extension Pipps_V1_TrialStep: SwiftProtobuf.Message, SwiftProtobuf._
     if self.reason != .none {
       try visitor.visitSingularEnumField(value: self.reason, fieldNumber: 9)
     }
+    if self.latencyNs != 0 {
+      try visitor.visitSingularInt64Field(value: self.latencyNs, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -302,6 +372,7 @@ nonisolated extension Pipps_V1_TrialStep: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.policyVersion != rhs.policyVersion {return false}
     if lhs.status != rhs.status {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.latencyNs != rhs.latencyNs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -352,6 +423,104 @@ nonisolated extension Pipps_V1_TrialEnd: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.reason != rhs.reason {return false}
     if lhs.endedUnixNs != rhs.endedUnixNs {return false}
     if lhs.stepCount != rhs.stepCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Pipps_V1_PolicyRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PolicyRecord"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}robot_id\0\u{1}policy\0\u{3}deployed_unix_ns\0\u{3}stored_unix_ns\0\u{3}learning_round_id\0")
+
+  fileprivate class _StorageClass {
+    var _robotID: String = String()
+    var _policy: Pipps_V1_Policy? = nil
+    var _deployedUnixNs: Int64 = 0
+    var _storedUnixNs: Int64 = 0
+    var _learningRoundID: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _robotID = source._robotID
+      _policy = source._policy
+      _deployedUnixNs = source._deployedUnixNs
+      _storedUnixNs = source._storedUnixNs
+      _learningRoundID = source._learningRoundID
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._robotID) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._policy) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._deployedUnixNs) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._storedUnixNs) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._learningRoundID) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._robotID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._robotID, fieldNumber: 1)
+      }
+      try { if let v = _storage._policy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if _storage._deployedUnixNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._deployedUnixNs, fieldNumber: 3)
+      }
+      if _storage._storedUnixNs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._storedUnixNs, fieldNumber: 4)
+      }
+      if _storage._learningRoundID != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._learningRoundID, fieldNumber: 5)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Pipps_V1_PolicyRecord, rhs: Pipps_V1_PolicyRecord) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._robotID != rhs_storage._robotID {return false}
+        if _storage._policy != rhs_storage._policy {return false}
+        if _storage._deployedUnixNs != rhs_storage._deployedUnixNs {return false}
+        if _storage._storedUnixNs != rhs_storage._storedUnixNs {return false}
+        if _storage._learningRoundID != rhs_storage._learningRoundID {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -283,9 +283,12 @@ public final class TrialStore: Sendable {
                 t.column("name", .text).notNull()
                 t.column("robot_id", .text).notNull()
                 t.column("task", .text).notNull()
-                t.column("first_trial_id", .integer).notNull()
-                t.column("trial_count", .integer).notNull()
                 t.column("imported_ns", .integer).notNull()
+            }
+            try db.create(table: "import_file_trial") { t in
+                t.column("sha256", .text).notNull()
+                t.column("trial_id", .integer).notNull()
+                t.primaryKey(["sha256", "trial_id"])
             }
         }
         m.registerMigration("v3") { db in
@@ -428,7 +431,7 @@ public final class TrialStore: Sendable {
     public func importTrial(robot: String, kind: String, task: String, source: String, steps: [StoredStep], nowNs: Int64) throws -> Int64 {
         try pool.write { db in
             try apply(.robot(id: robot, kind: kind, atNs: nowNs), db)
-            return try insertImportedTrial(robot: robot, task: task, source: source, steps: steps, nowNs: nowNs, db)
+            return try insertImportedTrial(robot: robot, task: task, source: source, trial: ImportTrial(steps: steps), nowNs: nowNs, db)
         }
     }
 
@@ -439,28 +442,41 @@ public final class TrialStore: Sendable {
             try apply(.robot(id: robot, kind: kind, atNs: nowNs), db)
             var results: [ImportedFile] = []
             for file in files {
-                if let row = try Row.fetchOne(db, sql: "SELECT first_trial_id, trial_count FROM import_file WHERE sha256 = ?", arguments: [file.sha256]) {
-                    let first: Int64 = row["first_trial_id"], count: Int64 = row["trial_count"]
-                    results.append(ImportedFile(name: file.name, trialIDs: Array(first..<first + count), alreadyImported: true))
+                if try Row.fetchOne(db, sql: "SELECT 1 FROM import_file WHERE sha256 = ?", arguments: [file.sha256]) != nil {
+                    let ids = try Int64.fetchAll(db, sql: "SELECT trial_id FROM import_file_trial WHERE sha256 = ? ORDER BY trial_id", arguments: [file.sha256])
+                    results.append(ImportedFile(name: file.name, trialIDs: ids, alreadyImported: true))
                     continue
                 }
-                let ids = try file.trials.map { try insertImportedTrial(robot: robot, task: task, source: file.source, steps: $0, nowNs: nowNs, db) }
-                try db.execute(sql: """
-                    INSERT INTO import_file (sha256, name, robot_id, task, first_trial_id, trial_count, imported_ns) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [file.sha256, file.name, robot, task, ids.first ?? 0, ids.count, nowNs])
+                let ids = try file.trials.map { try insertImportedTrial(robot: robot, task: task, source: file.source, trial: $0, nowNs: nowNs, db) }
+                for var policy in file.policies {
+                    policy.robotID = robot
+                    try policy.insert(db, onConflict: .ignore)
+                }
+                try db.execute(sql: "INSERT INTO import_file (sha256, name, robot_id, task, imported_ns) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [file.sha256, file.name, robot, task, nowNs])
+                for id in ids {
+                    try db.execute(sql: "INSERT INTO import_file_trial (sha256, trial_id) VALUES (?, ?)", arguments: [file.sha256, id])
+                }
                 results.append(ImportedFile(name: file.name, trialIDs: ids, alreadyImported: false))
             }
             return results
         }
     }
 
-    /// One imported trial, with the next id of the imported range; inside a write transaction.
-    private func insertImportedTrial(robot: String, task: String, source: String, steps: [StoredStep], nowNs: Int64, _ db: Database) throws -> Int64 {
-        let id = max(try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial WHERE id >= ?", arguments: [Self.firstImportedTrialID]) ?? 0,
+    /// One imported trial, with its original id when free, else the next id of the imported range;
+    /// inside a write transaction. Imported ids are never reused: the same id range grows.
+    private func insertImportedTrial(robot: String, task: String, source: String, trial: ImportTrial, nowNs: Int64, _ db: Database) throws -> Int64 {
+        let id: Int64
+        if let original = trial.originalID, original > 0, try StoredTrial.fetchOne(db, key: original) == nil {
+            id = original
+        } else {
+            id = max(try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial WHERE id >= ?", arguments: [Self.firstImportedTrialID]) ?? 0,
                      Self.firstImportedTrialID - 1) + 1
-        let started = steps.first?.receivedNs ?? nowNs
-        try StoredTrial(id: id, robotID: robot, task: task, maxSteps: steps.count, status: .complete, startedNs: started,
-                        endedNs: steps.last?.receivedNs ?? nowNs, source: source).insert(db)
+        }
+        let steps = trial.steps
+        try StoredTrial(id: id, robotID: robot, task: task, maxSteps: trial.maxSteps ?? steps.count, status: .complete,
+                        startedNs: trial.startedNs ?? steps.first?.receivedNs ?? nowNs, endedNs: trial.endedNs ?? steps.last?.receivedNs ?? nowNs,
+                        policyVersion: trial.policyVersion, source: source).insert(db)
         for var s in steps {
             s.trialID = id
             s.robotID = robot
@@ -627,7 +643,7 @@ public enum DoubleBlob {
     }
 }
 
-/// A file of logged trials to import with ``TrialStore/importFiles(_:robot:kind:task:nowNs:)``.
+/// A file of logged trials (and policies) to import with ``TrialStore/importFiles(_:robot:kind:task:nowNs:)``.
 public struct ImportFile: Sendable {
     /// The file's path, for messages and the store's record.
     public var name: String
@@ -635,13 +651,41 @@ public struct ImportFile: Sendable {
     public var source: String
     /// SHA-256 of the file's bytes (hex): the same content is imported once.
     public var sha256: String
-    public var trials: [[StoredStep]]
+    public var trials: [ImportTrial]
+    /// Policy versions that came with the trials (an MCAP export): stored for the importing robot
+    /// where the store lacks that version.
+    public var policies: [StoredPolicy]
 
-    public init(name: String, source: String, sha256: String, trials: [[StoredStep]]) {
+    public init(name: String, source: String, sha256: String, trials: [ImportTrial], policies: [StoredPolicy] = []) {
         self.name = name
         self.source = source
         self.sha256 = sha256
         self.trials = trials
+        self.policies = policies
+    }
+}
+
+/// One trial to import.
+public struct ImportTrial: Sendable, Equatable {
+    public var steps: [StoredStep]
+    /// The id it had where it was recorded (an MCAP export): kept when the store has no trial with
+    /// it, so that a store restored from an export carries on with the same ids; otherwise, and
+    /// without one, the next id of the imported range (from ``TrialStore/firstImportedTrialID``).
+    public var originalID: Int64?
+    public var policyVersion: Int64
+    public var startedNs: Int64?
+    public var endedNs: Int64?
+    /// The trial's `max_steps` (default: its number of steps).
+    public var maxSteps: Int?
+
+    public init(steps: [StoredStep], originalID: Int64? = nil, policyVersion: Int64 = 0, startedNs: Int64? = nil, endedNs: Int64? = nil,
+                maxSteps: Int? = nil) {
+        self.steps = steps
+        self.maxSteps = maxSteps
+        self.originalID = originalID
+        self.policyVersion = policyVersion
+        self.startedNs = startedNs
+        self.endedNs = endedNs
     }
 }
 

@@ -26,9 +26,12 @@ struct ExportCommandTests {
         #expect(read.status == 0, "\(read.output)")
         let line = try #require(read.output.split(separator: "\n").last { $0.hasPrefix("{") })
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        #expect(summary["message_count"] as? Int == 2 + 62 + 2, "\(summary)")
+        #expect(summary["message_count"] as? Int == 2 + 62 + 2 + 1, "two trials and the one policy version: \(summary)")
         #expect((summary["chunk_count"] as? Int ?? 0) > 1 && summary["chunk_indexes"] as? Int == summary["chunk_count"] as? Int)
-        #expect(summary["schemas"] as? [String] == ["pipps.v1.TrialEnd", "pipps.v1.TrialHeader", "pipps.v1.TrialStep"])
+        #expect(summary["schemas"] as? [String] == ["pipps.v1.PolicyRecord", "pipps.v1.TrialEnd", "pipps.v1.TrialHeader", "pipps.v1.TrialStep"])
+        let policies = try #require(summary["policies"] as? [[String: Any]])
+        let storedPolicy = try #require(try TrialStore(path: storePath).latestPolicy(robot: "cp"))
+        #expect(policies.count == 1 && policies[0]["checksum"] as? String == storedPolicy.checksum, "\(policies)")
         let trials = try #require(summary["trials"] as? [String: [String: Any]])
         let first = TrialStore.firstImportedTrialID, one = "\(first)", two = "\(first + 1)"
         #expect(trials[one]?["steps"] as? Int == 31 && trials[one]?["outcome"] as? String == "TRIAL_OUTCOME_COMPLETE" && trials[two]?["robot"] as? String == "cp")
@@ -41,7 +44,7 @@ struct ExportCommandTests {
             #expect(read == states && readControls == controls, "trial \(id): \(String(describing: read)) vs \(states)")
         }
         let linear = try #require(summary["linear"] as? [String: Any])
-        #expect(linear["messages"] as? Int == 66 && linear["data_end"] as? Bool == true)
+        #expect(linear["messages"] as? Int == 67 && linear["data_end"] as? Bool == true)
 
         // A flipped byte fails the standard reader's CRC checks.
         var bytes = try Data(contentsOf: file)
@@ -58,8 +61,12 @@ struct ExportCommandTests {
         let again = try runProcess(Binaries.pipps, ["learn", "--store", other, "--robot", "cp2", "--mcap", file.path,
                                                     "--particles", "5", "--evaluations", "2", "--basis-count", "5"])
         #expect(again.status == 0, "\(again.output)")
+        // It carries on from the exported policy (as cp2's version 1), not from a random one.
+        #expect(again.output.contains("\"started_from_version\":1") && again.output.contains("\"policy_version\":2"), "\(again.output)")
         let copy = try TrialStore(path: other)
-        #expect(try copy.steps(trial: first + 1).map(\.state) == original.steps(trial: first + 1).map(\.state))
+        #expect(try copy.steps(trial: first + 1).map { var s = $0; s.robotID = "cp"; return s } == original.steps(trial: first + 1),
+                "every field of every step")
         #expect(try copy.trials().map(\.source) == ["mcap", "mcap"])
+        #expect(try copy.policy(robot: "cp2", version: 1).map { ($0.policy, $0.checksum) } ?? (Data(), "") == (storedPolicy.policy, storedPolicy.checksum))
     }
 }

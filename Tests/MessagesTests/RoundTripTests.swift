@@ -57,20 +57,25 @@ enum Samples {
     static let trialHeader = Pipps_V1_TrialHeader.with {
         $0.trialID = 3; $0.robotID = "cartpole-01"; $0.robotKind = .cartPole; $0.task = "cartpole-swingup"
         $0.stateDimension = 4; $0.controlDimension = 1; $0.controlPeriodUs = 100_000; $0.policyVersion = 9
-        $0.startedUnixNs = 1_700_000_000_000_000_000; $0.cycleID = 2
+        $0.startedUnixNs = 1_700_000_000_000_000_000; $0.cycleID = 2; $0.source = "runtime"; $0.maxSteps = 30
     }
     static let trialStep = Pipps_V1_TrialStep.with {
         $0.trialID = 3; $0.sequence = 5; $0.robotTimeNs = 500_000_000; $0.receivedUnixNs = 1_700_000_000_500_000_000
-        $0.state = [0, 0, 0, 0.1]; $0.control = [2.5]; $0.policyVersion = 9; $0.status = .ok; $0.reason = .none
+        $0.state = [0, 0, 0, 0.1]; $0.control = [2.5]; $0.policyVersion = 9; $0.status = .ok; $0.reason = .none; $0.latencyNs = 42_000
     }
     static let trialEnd = Pipps_V1_TrialEnd.with {
         $0.trialID = 3; $0.outcome = .aborted; $0.reason = "runtime restarted"; $0.endedUnixNs = 1_700_000_003_000_000_000; $0.stepCount = 30
     }
 
+    static let policyRecord = Pipps_V1_PolicyRecord.with {
+        $0.robotID = "cartpole-01"; $0.policy = policy; $0.deployedUnixNs = 1_700_000_001_000_000_000
+        $0.storedUnixNs = 1_700_000_000_900_000_000; $0.learningRoundID = 4
+    }
+
     static let all: [any SwiftProtobuf.Message] = [
         hello, welcome, state, control, heartbeat, goodbye, protocolError, trialStart, trialStop, robotMessage, runtimeMessage,
         rbf, linear, policy, deploy, startTrial, stopTrial, emergencyStop, statusRequest, adminRequest,
-        latency, robotStatus, runtimeStatus, adminReply, trialHeader, trialStep, trialEnd,
+        latency, robotStatus, runtimeStatus, adminReply, trialHeader, trialStep, trialEnd, policyRecord,
     ]
 }
 

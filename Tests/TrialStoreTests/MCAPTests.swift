@@ -37,11 +37,11 @@ import TrialStore
         let store = try Self.storeWithTrials(dir)
         let bytes = try TrialExport.mcap(store: store, trials: [1, 2, 3], chunkSize: 1000)
         let reader = try MCAPReader(bytes)
-        #expect(reader.messages.count == 3 * 42 && reader.channels.count == 3 && reader.schemas.count == 3)
+        #expect(reader.messages.count == 3 * 42 && reader.channels.count == 4 && reader.schemas.count == 4)
         #expect(reader.schemas.values.allSatisfy { $0.data == ProtoDescriptors.fileDescriptorSet && $0.encoding == "protobuf" })
-        let trials = try TrialExport.trials(mcap: bytes)
+        let trials = try TrialExport.contents(mcap: bytes).trials
         #expect(trials.map(\.header.trialID) == [1, 3], "only complete trials come back")
-        #expect(trials[1].steps == (try store.steps(trial: 3)).map { var s = $0; s.latencyNs = 0; return s })
+        #expect(trials[1].steps == (try store.steps(trial: 3)), "every field, latencies included")
         #expect(trials[0].header.robotKind == .cartPole && trials[0].header.stateDimension == 4 && trials[0].header.policyVersion == 1)
     }
 
@@ -54,5 +54,44 @@ import TrialStore
         #expect(throws: MCAPReader.Error.self) { try MCAPReader(flipped) }
         #expect(throws: MCAPReader.Error.self) { try MCAPReader(Array(bytes.prefix(bytes.count - 20))) }
         #expect(throws: MCAPReader.Error.self) { try MCAPReader(Array("not an mcap file at all".utf8)) }
+    }
+
+    /// An export is a backup: imported into an empty store, every trial, step and policy version
+    /// comes back field by field (the trials' source says they were imported).
+    @Test func anExportRestoresEverythingAStoreNeedsToCarryOn() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try Self.storeWithTrials(dir)
+        let policy = try Pipps_V1_Policy.with {
+            $0.version = 2; $0.robotKind = .cartPole; $0.stateDimension = 5; $0.controlDimension = 1; $0.controlLimits = [10]
+            $0.linear = .with { $0.weights = [0.1, 0.2, 0.3, 0.4, 0.5]; $0.bias = [0.25] }; $0.learningRound = 7; $0.createdUnixNs = 123
+        }.withChecksum()
+        try store.write(RecorderBatch([.event(.policyDeployed(robot: "cp", version: 2, policy: try policy.serializedData(),
+                                                              checksum: policy.checksum, atNs: 5_000_000_000))]))
+        let bytes = try TrialExport.mcap(store: store, trials: [1, 2, 3])
+        let contents = try TrialExport.contents(mcap: bytes)
+        let restored = try TrialStore(path: dir.appendingPathComponent("restored.sqlite").path)
+        let trials = contents.trials.map {
+            ImportTrial(steps: $0.steps, originalID: Int64($0.header.trialID), policyVersion: Int64($0.header.policyVersion),
+                        startedNs: $0.header.startedUnixNs, endedNs: $0.endedNs, maxSteps: Int($0.header.maxSteps))
+        }
+        let imported = try restored.importFiles([ImportFile(name: "backup.mcap", source: "mcap", sha256: "x", trials: trials, policies: contents.policies)],
+                                                robot: "cp", kind: "cartpole", task: "cartpole-angle", nowNs: 9)
+        #expect(imported.map(\.trialIDs) == [[1, 3]], "the original ids, free in an empty store")
+        for id in [Int64(1), 3] {
+            var original = try #require(try store.trial(id)), copy = try #require(try restored.trial(id))
+            #expect(copy.source == "mcap")
+            copy.source = original.source
+            original.cost = nil; original.finalCost = nil; original.success = nil
+            copy.cost = nil; copy.finalCost = nil; copy.success = nil
+            #expect(copy == original)
+            #expect(try restored.steps(trial: id) == store.steps(trial: id))
+        }
+        #expect(try restored.policies(robot: "cp") == store.policies(robot: "cp"))
+        #expect(try restored.prepareForRuntime(nowNs: 10).nextTrialID == 4, "a runtime on the restored store carries on after the last id")
+        // Imported again into the same store: the ids are taken, so the imported range is used.
+        let again = try restored.importFiles([ImportFile(name: "copy.mcap", source: "mcap", sha256: "y", trials: trials)],
+                                             robot: "cp", kind: "cartpole", task: "cartpole-angle", nowNs: 11)
+        #expect(again.map(\.trialIDs) == [[TrialStore.firstImportedTrialID, TrialStore.firstImportedTrialID + 1]])
     }
 }

@@ -22,7 +22,7 @@ from mcap.stream_reader import StreamReader  # noqa: E402
 from pipps.v1 import trial_pb2  # noqa: E402
 
 TYPES = {"pipps.v1.TrialHeader": trial_pb2.TrialHeader, "pipps.v1.TrialStep": trial_pb2.TrialStep,
-         "pipps.v1.TrialEnd": trial_pb2.TrialEnd}
+         "pipps.v1.TrialEnd": trial_pb2.TrialEnd, "pipps.v1.PolicyRecord": trial_pb2.PolicyRecord}
 
 
 def main(path):
@@ -42,9 +42,13 @@ def main(path):
             schemas[schema.id] = schema.name
         trials = {}
         topics = {}
+        policies = []
         for schema, channel, message in reader.iter_messages():
             decoded = TYPES[schema.name].FromString(message.data)
             topics[channel.topic] = topics.get(channel.topic, 0) + 1
+            if schema.name == "pipps.v1.PolicyRecord":
+                policies.append({"robot": decoded.robot_id, "version": decoded.policy.version, "checksum": decoded.policy.checksum})
+                continue
             trial = trials.setdefault(str(decoded.trial_id), {"steps": 0})
             if schema.name == "pipps.v1.TrialHeader":
                 trial["robot"] = decoded.robot_id
@@ -82,7 +86,7 @@ def main(path):
     print(json.dumps({
         "message_count": stats.message_count, "chunk_count": stats.chunk_count, "channel_count": stats.channel_count,
         "topics": topics, "schemas": sorted(schemas.values()), "chunk_indexes": len(summary.chunk_indexes),
-        "trials": trials, "linear": linear,
+        "trials": trials, "policies": policies, "linear": linear,
     }, sort_keys=True))
 
 

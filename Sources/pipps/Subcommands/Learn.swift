@@ -63,11 +63,12 @@ struct Learn: ParsableCommand {
             let url = URL(fileURLWithPath: file)
             let read = try TrialImport.csv(url, kind: taskModel.kind, period: taskModel.controlPeriod, trueStates: trueStates)
             if read.rowsOutsideTrials > 0 { log("\(file): left out \(read.rowsOutsideTrials) rows outside any trial (trial 0)") }
-            files.append(ImportFile(name: file, source: "csv", sha256: try Self.sha256(of: url), trials: read.trials))
+            files.append(ImportFile(name: file, source: "csv", sha256: try Self.sha256(of: url), trials: read.trials.map { ImportTrial(steps: $0) }))
         }
         for file in mcap {
             let url = URL(fileURLWithPath: file)
-            files.append(ImportFile(name: file, source: "mcap", sha256: try Self.sha256(of: url), trials: try TrialImport.mcap(url, kind: taskModel.kind)))
+            let read = try TrialImport.mcap(url, kind: taskModel.kind, task: taskName)
+            files.append(ImportFile(name: file, source: "mcap", sha256: try Self.sha256(of: url), trials: read.trials, policies: read.policies))
         }
         let storeURL = URL(fileURLWithPath: store)
         let existed = FileManager.default.fileExists(atPath: store)
@@ -213,14 +214,28 @@ enum TrialImport {
         return CSVTrials(trials: trials, rowsOutsideTrials: outside)
     }
 
-    /// The complete trials of an MCAP file written by `pipps export mcap`, checked against the kind.
-    static func mcap(_ url: URL, kind: RobotKind) throws -> [[StoredStep]] {
+    /// The complete trials of an MCAP file written by `pipps export mcap`, checked against the
+    /// robot kind and task, with everything a store needs to carry on: each trial's id, policy
+    /// version, times and steps (latencies included), and the policy versions of the kind.
+    static func mcap(_ url: URL, kind: RobotKind, task: String) throws -> (trials: [ImportTrial], policies: [StoredPolicy]) {
         guard let data = try? Data(contentsOf: url) else { throw ValidationError("cannot read \(url.path)") }
-        let trials: [(header: Pipps_V1_TrialHeader, steps: [StoredStep])]
-        do { trials = try TrialExport.trials(mcap: [UInt8](data)) } catch { throw ValidationError("\(url.path): \(error)") }
-        for t in trials where t.header.robotKind.robotKind.map({ $0 != kind }) ?? false {
-            throw ValidationError("\(url.path): trial \(t.header.trialID) is a \(t.header.robotKind.robotKind!.rawValue) trial, not \(kind.rawValue)")
+        let contents: TrialExport.Contents
+        do { contents = try TrialExport.contents(mcap: [UInt8](data)) } catch { throw ValidationError("\(url.path): \(error)") }
+        for t in contents.trials {
+            if let other = t.header.robotKind.robotKind, other != kind {
+                throw ValidationError("\(url.path): trial \(t.header.trialID) is a \(other.rawValue) trial, not \(kind.rawValue)")
+            }
+            if let other = Task.canonicalName(t.header.task), other != task {
+                throw ValidationError("\(url.path): trial \(t.header.trialID) is a \(other) trial, not \(task)")
+            }
         }
-        return trials.map(\.steps)
+        let trials = contents.trials.map {
+            ImportTrial(steps: $0.steps, originalID: Int64($0.header.trialID), policyVersion: Int64($0.header.policyVersion),
+                        startedNs: $0.header.startedUnixNs, endedNs: $0.endedNs, maxSteps: Int($0.header.maxSteps))
+        }
+        let policies = contents.policies.filter {
+            (try? Pipps_V1_Policy(serializedBytes: $0.policy))?.robotKind.robotKind == kind
+        }
+        return (trials, policies)
     }
 }

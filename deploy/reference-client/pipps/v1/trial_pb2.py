@@ -12,10 +12,11 @@ _sym_db = _symbol_database.Default()
 
 
 from pipps.v1 import common_pb2 as pipps_dot_v1_dot_common__pb2
+from pipps.v1 import policy_pb2 as pipps_dot_v1_dot_policy__pb2
 from pipps.v1 import robot_pb2 as pipps_dot_v1_dot_robot__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14pipps/v1/trial.proto\x12\x08pipps.v1\x1a\x15pipps/v1/common.proto\x1a\x14pipps/v1/robot.proto\"\xfa\x01\n\x0bTrialHeader\x12\x10\n\x08trial_id\x18\x01 \x01(\x04\x12\x10\n\x08robot_id\x18\x02 \x01(\t\x12\'\n\nrobot_kind\x18\x03 \x01(\x0e\x32\x13.pipps.v1.RobotKind\x12\x0c\n\x04task\x18\x04 \x01(\t\x12\x17\n\x0fstate_dimension\x18\x05 \x01(\r\x12\x19\n\x11\x63ontrol_dimension\x18\x06 \x01(\r\x12\x19\n\x11\x63ontrol_period_us\x18\x07 \x01(\r\x12\x16\n\x0epolicy_version\x18\x08 \x01(\x04\x12\x17\n\x0fstarted_unix_ns\x18\t \x01(\x03\x12\x10\n\x08\x63ycle_id\x18\n \x01(\x04\"\xf3\x01\n\tTrialStep\x12\x10\n\x08trial_id\x18\x01 \x01(\x04\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x15\n\rrobot_time_ns\x18\x03 \x01(\x03\x12\x18\n\x10received_unix_ns\x18\x04 \x01(\x03\x12\x11\n\x05state\x18\x05 \x03(\x01\x42\x02\x10\x01\x12\x13\n\x07\x63ontrol\x18\x06 \x03(\x01\x42\x02\x10\x01\x12\x16\n\x0epolicy_version\x18\x07 \x01(\x04\x12\'\n\x06status\x18\x08 \x01(\x0e\x32\x17.pipps.v1.ControlStatus\x12(\n\x06reason\x18\t \x01(\x0e\x32\x18.pipps.v1.FallbackReason\"\x80\x01\n\x08TrialEnd\x12\x10\n\x08trial_id\x18\x01 \x01(\x04\x12\'\n\x07outcome\x18\x02 \x01(\x0e\x32\x16.pipps.v1.TrialOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\rended_unix_ns\x18\x04 \x01(\x03\x12\x12\n\nstep_count\x18\x05 \x01(\r*\x7f\n\x0cTrialOutcome\x12\x1d\n\x19TRIAL_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15TRIAL_OUTCOME_RUNNING\x10\x01\x12\x1a\n\x16TRIAL_OUTCOME_COMPLETE\x10\x02\x12\x19\n\x15TRIAL_OUTCOME_ABORTED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14pipps/v1/trial.proto\x12\x08pipps.v1\x1a\x15pipps/v1/common.proto\x1a\x15pipps/v1/policy.proto\x1a\x14pipps/v1/robot.proto\"\x9d\x02\n\x0bTrialHeader\x12\x10\n\x08trial_id\x18\x01 \x01(\x04\x12\x10\n\x08robot_id\x18\x02 \x01(\t\x12\'\n\nrobot_kind\x18\x03 \x01(\x0e\x32\x13.pipps.v1.RobotKind\x12\x0c\n\x04task\x18\x04 \x01(\t\x12\x17\n\x0fstate_dimension\x18\x05 \x01(\r\x12\x19\n\x11\x63ontrol_dimension\x18\x06 \x01(\r\x12\x19\n\x11\x63ontrol_period_us\x18\x07 \x01(\r\x12\x16\n\x0epolicy_version\x18\x08 \x01(\x04\x12\x17\n\x0fstarted_unix_ns\x18\t \x01(\x03\x12\x10\n\x08\x63ycle_id\x18\n \x01(\x04\x12\x0e\n\x06source\x18\x0b \x01(\t\x12\x11\n\tmax_steps\x18\x0c \x01(\r\"\x87\x02\n\tTrialStep\x12\x10\n\x08trial_id\x18\x01 \x01(\x04\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x15\n\rrobot_time_ns\x18\x03 \x01(\x03\x12\x18\n\x10received_unix_ns\x18\x04 \x01(\x03\x12\x11\n\x05state\x18\x05 \x03(\x01\x42\x02\x10\x01\x12\x13\n\x07\x63ontrol\x18\x06 \x03(\x01\x42\x02\x10\x01\x12\x16\n\x0epolicy_version\x18\x07 \x01(\x04\x12\'\n\x06status\x18\x08 \x01(\x0e\x32\x17.pipps.v1.ControlStatus\x12(\n\x06reason\x18\t \x01(\x0e\x32\x18.pipps.v1.FallbackReason\x12\x12\n\nlatency_ns\x18\n \x01(\x03\"\x80\x01\n\x08TrialEnd\x12\x10\n\x08trial_id\x18\x01 \x01(\x04\x12\'\n\x07outcome\x18\x02 \x01(\x0e\x32\x16.pipps.v1.TrialOutcome\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x15\n\rended_unix_ns\x18\x04 \x01(\x03\x12\x12\n\nstep_count\x18\x05 \x01(\r\"\x8f\x01\n\x0cPolicyRecord\x12\x10\n\x08robot_id\x18\x01 \x01(\t\x12 \n\x06policy\x18\x02 \x01(\x0b\x32\x10.pipps.v1.Policy\x12\x18\n\x10\x64\x65ployed_unix_ns\x18\x03 \x01(\x03\x12\x16\n\x0estored_unix_ns\x18\x04 \x01(\x03\x12\x19\n\x11learning_round_id\x18\x05 \x01(\x04*\x7f\n\x0cTrialOutcome\x12\x1d\n\x19TRIAL_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15TRIAL_OUTCOME_RUNNING\x10\x01\x12\x1a\n\x16TRIAL_OUTCOME_COMPLETE\x10\x02\x12\x19\n\x15TRIAL_OUTCOME_ABORTED\x10\x03\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pipps.v1.trial_pb2', globals())
@@ -26,12 +27,14 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _TRIALSTEP.fields_by_name['state']._serialized_options = b'\020\001'
   _TRIALSTEP.fields_by_name['control']._options = None
   _TRIALSTEP.fields_by_name['control']._serialized_options = b'\020\001'
-  _TRIALOUTCOME._serialized_start=709
-  _TRIALOUTCOME._serialized_end=836
-  _TRIALHEADER._serialized_start=80
-  _TRIALHEADER._serialized_end=330
-  _TRIALSTEP._serialized_start=333
-  _TRIALSTEP._serialized_end=576
-  _TRIALEND._serialized_start=579
-  _TRIALEND._serialized_end=707
+  _TRIALOUTCOME._serialized_start=933
+  _TRIALOUTCOME._serialized_end=1060
+  _TRIALHEADER._serialized_start=103
+  _TRIALHEADER._serialized_end=388
+  _TRIALSTEP._serialized_start=391
+  _TRIALSTEP._serialized_end=654
+  _TRIALEND._serialized_start=657
+  _TRIALEND._serialized_end=785
+  _POLICYRECORD._serialized_start=788
+  _POLICYRECORD._serialized_end=931
 # @@protoc_insertion_point(module_scope)
