@@ -83,11 +83,26 @@ struct Admin: ParsableCommand {
         @Argument(help: "Robot id.") var robot: String
         @Option(help: "Task: \(Task.names.joined(separator: ", ")) (an alias is sent as the task's name).") var task = "cartpole-angle"
         @Option(help: "Steps after which the trial ends (0: until stop-trial).") var maxSteps: UInt32 = 0
+        @Option(help: "Wait up to this many seconds for the robot to connect first (0: do not wait).") var wait = 0.0
         func validate() throws {
             guard Task.canonicalName(task) != nil else { throw ValidationError("unknown --task '\(task)'; known: \(Task.names.joined(separator: ", "))") }
+            guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be between 0 and 3600 seconds") }
         }
         func run() throws {
             let name = Task.canonicalName(task)!
+            if wait > 0 {
+                let client = try connection.client(), end = Date().addingTimeInterval(wait)
+                func connected() -> Bool {
+                    ((try? client.perform(.status(.init())))?.status.robots ?? []).contains { $0.robotID == robot }
+                }
+                while !connected() {
+                    guard Date() < end else {
+                        printError("pipps admin: robot '\(robot)' did not connect within \(wait) s")
+                        throw ExitCode(1)
+                    }
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+            }
             try connection.send(.startTrial(.with { $0.robotID = robot; $0.task = name; $0.maxSteps = maxSteps }))
         }
     }
