@@ -59,11 +59,8 @@ import ZeroMQ
         try #require(pipps_allocation_counting_available() != 0, "malloc is not interposed in this process; counts would be meaningless")
         let dir = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var configuration = RuntimeConfiguration()
-        configuration.robotEndpoint = "tcp://127.0.0.1:*"
-        configuration.adminEndpoint = "tcp://127.0.0.1:*"
         // Recording on: handing each step to the recorder is part of the control path.
-        configuration.storePath = dir.appendingPathComponent("store.sqlite").path
+        var configuration = RuntimeConfiguration.loopback(store: dir)
         // This test is about allocation, not staleness (tested on the virtual clock): on a busy machine
         // a robot thread descheduled between its timestamp and its send must not turn a step into a
         // stale-state fallback, whose longer reply libzmq copies to the heap.

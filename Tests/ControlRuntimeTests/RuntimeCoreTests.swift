@@ -237,22 +237,14 @@ struct RuntimeCoreTests {
     }
 
     @Test func staleStateFollowsTheBestTransitNotTheClockOffset() throws {
-        let core = makeCore()
-        let robot = VirtualRobot("r", routing: 1)
-        _ = robot.hello(core, now: 0)
-        _ = deploy(core, "r", TestPolicies.constant(.cartPole, version: 1, bias: 0))
         // A robot clock 1 hour behind: offsets are huge but constant, so nothing is stale.
-        var now: Int64 = 0
-        for _ in 0..<20 {
-            now += Self.step
-            #expect(try robot.step(core, now: now, transit: 3600 * Self.second + 2_000_000).status == .ok)
-        }
-        now += Self.step
-        #expect(try robot.step(core, now: now, transit: 3600 * Self.second + 60_000_000).reason == .staleState)
+        let (core, robot, start) = try steadyRobot(offset: 3600 * Self.second + 2_000_000)
+        #expect(try robot.step(core, now: start + Self.step, transit: 3600 * Self.second + 60_000_000).reason == .staleState)
     }
 
-    /// A registered robot with a policy, after 20 states at 10 Hz with a 2 ms transit.
-    func steadyRobot() throws -> (RuntimeCore, VirtualRobot, now: Int64) {
+    /// A registered robot with a policy, after 20 states at 10 Hz, each `offset` ns (the transit
+    /// plus the clock offset; default a 2 ms transit) behind the runtime's clock; all answered.
+    func steadyRobot(offset: Int64 = 2_000_000) throws -> (RuntimeCore, VirtualRobot, now: Int64) {
         let core = makeCore()
         let robot = VirtualRobot("r", routing: 1)
         _ = robot.hello(core, now: 0)
@@ -260,7 +252,7 @@ struct RuntimeCoreTests {
         var now: Int64 = 0
         for _ in 0..<20 {
             now += Self.step
-            #expect(try robot.step(core, now: now, transit: 2_000_000).status == .ok)
+            #expect(try robot.step(core, now: now, transit: offset).status == .ok)
         }
         return (core, robot, now)
     }

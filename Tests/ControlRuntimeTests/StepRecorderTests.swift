@@ -116,10 +116,7 @@ import TrialStore
     @Test func aRestartedRuntimeChecksDeploysAgainstTheKindsInTheStore() throws {
         let dir = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var configuration = RuntimeConfiguration()
-        configuration.robotEndpoint = "tcp://127.0.0.1:*"
-        configuration.adminEndpoint = "tcp://127.0.0.1:*"
-        configuration.storePath = dir.appendingPathComponent("store.sqlite").path
+        let configuration = RuntimeConfiguration.loopback(store: dir)
         let quiet = Logger(label: "store") { _ in SwiftLogNoOpLogHandler() }
         do {
             let first = try RuntimeServer(configuration: configuration, logger: quiet)
@@ -133,5 +130,16 @@ import TrialStore
             try second.core.deploy(TestPolicies.constant(.unicycle, version: 1, bias: 0), robot: "cp-offline", now: 0)
         }
         try second.core.deploy(TestPolicies.constant(.cartPole, version: 1, bias: 0), robot: "cp-offline", now: 0)
+    }
+}
+
+extension RuntimeConfiguration {
+    /// A runtime on free loopback ports, recording to `store.sqlite` in `dir`.
+    static func loopback(store dir: URL) -> RuntimeConfiguration {
+        var configuration = RuntimeConfiguration()
+        configuration.robotEndpoint = "tcp://127.0.0.1:*"
+        configuration.adminEndpoint = "tcp://127.0.0.1:*"
+        configuration.storePath = dir.appendingPathComponent("store.sqlite").path
+        return configuration
     }
 }
