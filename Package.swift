@@ -214,7 +214,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TrialStoreTests",
-            dependencies: ["TrialStore", "Messages", "Robots", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["TrialStore", "Messages", "Robots", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -216,15 +216,15 @@ public final class RuntimeCore {
     }
 
     /// The answer to a state from a connection or robot id without a session: the safe control of
-    /// the robot's kind where the runtime can know it (the kind its `robot_id` registered as or its
-    /// deployed policy's, else the kind registered on this connection), else no values. Off the
+    /// the robot's kind where the runtime can know it (the kind registered on this connection, else
+    /// the kind its `robot_id` registered as or its deployed policy's), else no values. Off the
     /// control path's steady state: it may allocate.
     private func notRegistered(_ state: DecodedState, routingID: UnsafeRawBufferPointer,
                                into control: UnsafeMutableBufferPointer<Double>) -> ControlDecision {
         let robot = String(decoding: state.robotID, as: UTF8.self)
         let connection = sessions[Self.key(routingID)].flatMap { Self.sameBytes($0.routingID, routingID) ? $0.kind : nil }
         var count = 0
-        if let kind = kind(of: robot) ?? connection {
+        if let kind = connection ?? kind(of: robot) {
             let safe = settings.safeControl(kind)
             count = min(safe.count, control.count)
             for j in 0..<count { control[j] = safe[j] }
@@ -421,16 +421,17 @@ public final class RuntimeCore {
             }
             guard !globalEmergencyStop, !stoppedRobots.contains(start.robotID) else { fail("start_trial: emergency stop is engaged"); break }
             if let running = trials[start.robotID] { fail("start_trial: trial \(running.id) is still running"); break }
-            let trial = Trial(id: nextTrialID, task: start.task, maxSteps: start.maxSteps)
+            // Stored under the task's canonical name (an alias would hide the trial from learning).
+            let trial = Trial(id: nextTrialID, task: Task.canonicalName(start.task) ?? start.task, maxSteps: start.maxSteps)
             nextTrialID += 1
             trials[start.robotID] = trial
-            recording?.trialStarted(id: trial.id, robot: start.robotID, task: start.task, maxSteps: start.maxSteps,
+            recording?.trialStarted(id: trial.id, robot: start.robotID, task: trial.task, maxSteps: start.maxSteps,
                                     policyVersion: policy(for: session)?.version ?? 0)
             reply.ok = true
             reply.trialID = trial.id
-            logger.info("trial started", metadata: ["robot": "\(start.robotID)", "trial": "\(trial.id)", "task": "\(start.task)", "max_steps": "\(start.maxSteps)"])
+            logger.info("trial started", metadata: ["robot": "\(start.robotID)", "trial": "\(trial.id)", "task": "\(trial.task)", "max_steps": "\(start.maxSteps)"])
             notices.append(Outgoing(routingID: session.routingID, message: .with {
-                $0.trialStart = .with { $0.trialID = trial.id; $0.task = start.task; $0.maxSteps = start.maxSteps }
+                $0.trialStart = .with { $0.trialID = trial.id; $0.task = trial.task; $0.maxSteps = start.maxSteps }
             }))
         case .stopTrial(let stop):
             guard let trial = trials[stop.robotID], stop.trialID == 0 || stop.trialID == trial.id else {
@@ -485,7 +486,7 @@ public final class RuntimeCore {
                 .with {
                     $0.robotID = s.robotID
                     $0.sessionID = s.id
-                    $0.policyVersion = policies[s.robotID]?.version ?? 0
+                    $0.policyVersion = policy(for: s)?.version ?? 0  // 0 when the deployed one is for another kind
                     $0.trialID = trials[s.robotID]?.id ?? 0
                     $0.emergencyStopped = globalEmergencyStop || stoppedRobots.contains(s.robotID)
                     $0.statesReceived = s.statesReceived

@@ -283,7 +283,8 @@ public nonisolated struct Pipps_V1_RuntimeStatus: Sendable {
 
   public var stepsDropped: UInt64 = 0
 
-  /// Robot messages above 1 MiB (refused with a ProtocolError; the session goes on).
+  /// Robot messages and admin requests above 1 MiB (refused with a ProtocolError or an error reply;
+  /// the session goes on).
   public var oversizedMessages: UInt64 = 0
 
   /// Robot connections that closed: by the robot, or by libzmq for a message above 16 MiB (the

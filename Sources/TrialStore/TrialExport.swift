@@ -107,6 +107,11 @@ public enum TrialExport {
             throw TrialStoreError("no \(headerTopic) and \(stepTopic) channels: not a pipps trial export")
         }
         let end = topic(endTopic), policy = topic(policyTopic)
+        /// A 64-bit unsigned field of the file as a store integer (the file is input: no trap).
+        func integer(_ v: UInt64, _ what: String) throws -> Int64 {
+            guard let i = Int64(exactly: v) else { throw TrialStoreError("\(what) \(v) is out of range") }
+            return i
+        }
         var order: [UInt64] = [], headers: [UInt64: Pipps_V1_TrialHeader] = [:], steps: [UInt64: [StoredStep]] = [:]
         var ended: [UInt64: Int64] = [:], policies: [StoredPolicy] = []
         for m in reader.messages {
@@ -118,7 +123,7 @@ public enum TrialExport {
             case step:
                 let s = try Pipps_V1_TrialStep(serializedBytes: m.data)
                 steps[s.trialID, default: []].append(StoredStep(
-                    robotID: headers[s.trialID]?.robotID ?? "", trialID: Int64(s.trialID), sequence: s.sequence, robotTimeNs: s.robotTimeNs,
+                    robotID: headers[s.trialID]?.robotID ?? "", trialID: try integer(s.trialID, "trial id"), sequence: s.sequence, robotTimeNs: s.robotTimeNs,
                     receivedNs: s.receivedUnixNs, state: s.state, control: s.control, policyVersion: s.policyVersion,
                     status: s.status.rawValue, reason: s.reason.rawValue, latencyNs: s.latencyNs))
             case end where end != nil:
@@ -126,8 +131,8 @@ public enum TrialExport {
                 if e.outcome == .complete { ended[e.trialID] = e.endedUnixNs }
             case policy where policy != nil:
                 let r = try Pipps_V1_PolicyRecord(serializedBytes: m.data)
-                policies.append(StoredPolicy(robotID: r.robotID, version: Int64(r.policy.version), createdNs: r.storedUnixNs,
-                                             learningRoundID: r.learningRoundID == 0 ? nil : Int64(r.learningRoundID),
+                policies.append(StoredPolicy(robotID: r.robotID, version: try integer(r.policy.version, "policy version"), createdNs: r.storedUnixNs,
+                                             learningRoundID: r.learningRoundID == 0 ? nil : try integer(r.learningRoundID, "learning round"),
                                              deployedNs: r.deployedUnixNs == 0 ? nil : r.deployedUnixNs,
                                              policy: try r.policy.serializedData(), checksum: r.policy.checksum))
             default:

@@ -277,18 +277,22 @@ public final class TrialStore: Sendable {
             }
         }
         m.registerMigration("v2") { db in
-            // Files whose trials were imported, by the SHA-256 of their bytes: importing one again adds nothing.
+            // Files whose trials were imported, by the SHA-256 of their bytes and the robot and task they
+            // were imported as: importing one again for them adds nothing.
             try db.create(table: "import_file") { t in
-                t.primaryKey("sha256", .text)
-                t.column("name", .text).notNull()
+                t.column("sha256", .text).notNull()
                 t.column("robot_id", .text).notNull()
                 t.column("task", .text).notNull()
+                t.column("name", .text).notNull()
                 t.column("imported_ns", .integer).notNull()
+                t.primaryKey(["sha256", "robot_id", "task"])
             }
             try db.create(table: "import_file_trial") { t in
                 t.column("sha256", .text).notNull()
+                t.column("robot_id", .text).notNull()
+                t.column("task", .text).notNull()
                 t.column("trial_id", .integer).notNull()
-                t.primaryKey(["sha256", "trial_id"])
+                t.primaryKey(["sha256", "robot_id", "task", "trial_id"])
             }
         }
         m.registerMigration("v3") { db in
@@ -297,6 +301,15 @@ public final class TrialStore: Sendable {
                 t.add(column: "cost", .double)
                 t.add(column: "final_cost", .double)
                 t.add(column: "success", .boolean)
+            }
+            // Tasks are stored under their canonical names from now on; rows stored under the older
+            // aliases (as they were typed) are renamed so that learning finds them.
+            let aliases = [("cartpole-swingup", "cartpole-angle"), ("cartpole", "cartpole-angle"),
+                           ("cartpole-swingup-tip", "cartpole-tip"), ("unicycle-balance", "unicycle")]
+            for table in ["trial", "cycle", "learning_round", "import_file", "import_file_trial"] {
+                for (alias, name) in aliases {
+                    try db.execute(sql: "UPDATE \(table) SET task = ? WHERE task = ?", arguments: [name, alias])
+                }
             }
         }
         return m
@@ -431,31 +444,52 @@ public final class TrialStore: Sendable {
     public func importTrial(robot: String, kind: String, task: String, source: String, steps: [StoredStep], nowNs: Int64) throws -> Int64 {
         try pool.write { db in
             try apply(.robot(id: robot, kind: kind, atNs: nowNs), db)
-            return try insertImportedTrial(robot: robot, task: task, source: source, trial: ImportTrial(steps: steps), nowNs: nowNs, db)
+            return try insertImportedTrial(robot: robot, task: task, source: source, trial: ImportTrial(steps: steps), keepID: false, nowNs: nowNs, db)
         }
     }
 
-    /// Imports the trials of `files` in one transaction: all of them, or (on any error) none. A file
-    /// whose bytes (SHA-256) the store has imported before adds nothing and reports its earlier trials.
-    public func importFiles(_ files: [ImportFile], robot: String, kind: String, task: String, nowNs: Int64) throws -> [ImportedFile] {
+    /// Imports the trials of `files` as trials of `robot` on `task`, in one transaction: all of them,
+    /// or (on any error) none. A file whose bytes (SHA-256) the store has imported before for the
+    /// same robot and task adds nothing and reports its earlier trials. A robot the store knows as
+    /// another kind is refused. With `keepIDs` (restoring an export into a new store, where no
+    /// runtime has handed out trial ids), trials keep their original ids below
+    /// ``firstImportedTrialID``; otherwise they take the imported range. Policies that came with
+    /// the trials are stored only when the store has none of `robot`'s (a new lineage), without
+    /// their learning rounds (those are the source store's).
+    public func importFiles(_ files: [ImportFile], robot: String, kind: String, task: String, keepIDs: Bool = false,
+                            nowNs: Int64) throws -> [ImportedFile] {
         try pool.write { db in
+            if let known = try String.fetchOne(db, sql: "SELECT kind FROM robot WHERE id = ?", arguments: [robot]), known != kind {
+                throw TrialStoreError("\(robot) is a \(known) in \(path): its trials cannot be imported as \(kind) trials")
+            }
             try apply(.robot(id: robot, kind: kind, atNs: nowNs), db)
+            var hasPolicies = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM policy WHERE robot_id = ?", arguments: [robot]) ?? 0 > 0
             var results: [ImportedFile] = []
             for file in files {
-                if try Row.fetchOne(db, sql: "SELECT 1 FROM import_file WHERE sha256 = ?", arguments: [file.sha256]) != nil {
-                    let ids = try Int64.fetchAll(db, sql: "SELECT trial_id FROM import_file_trial WHERE sha256 = ? ORDER BY trial_id", arguments: [file.sha256])
+                if try Row.fetchOne(db, sql: "SELECT 1 FROM import_file WHERE sha256 = ? AND robot_id = ? AND task = ?",
+                                    arguments: [file.sha256, robot, task]) != nil {
+                    let ids = try Int64.fetchAll(db, sql: """
+                        SELECT trial_id FROM import_file_trial WHERE sha256 = ? AND robot_id = ? AND task = ? ORDER BY trial_id
+                        """, arguments: [file.sha256, robot, task])
                     results.append(ImportedFile(name: file.name, trialIDs: ids, alreadyImported: true))
                     continue
                 }
-                let ids = try file.trials.map { try insertImportedTrial(robot: robot, task: task, source: file.source, trial: $0, nowNs: nowNs, db) }
-                for var policy in file.policies {
-                    policy.robotID = robot
-                    try policy.insert(db, onConflict: .ignore)
+                let ids = try file.trials.map {
+                    try insertImportedTrial(robot: robot, task: task, source: file.source, trial: $0, keepID: keepIDs, nowNs: nowNs, db)
                 }
-                try db.execute(sql: "INSERT INTO import_file (sha256, name, robot_id, task, imported_ns) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [file.sha256, file.name, robot, task, nowNs])
+                if !hasPolicies, !file.policies.isEmpty {
+                    for var policy in file.policies {
+                        policy.robotID = robot
+                        policy.learningRoundID = nil
+                        try policy.insert(db)
+                    }
+                    hasPolicies = true
+                }
+                try db.execute(sql: "INSERT INTO import_file (sha256, robot_id, task, name, imported_ns) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [file.sha256, robot, task, file.name, nowNs])
                 for id in ids {
-                    try db.execute(sql: "INSERT INTO import_file_trial (sha256, trial_id) VALUES (?, ?)", arguments: [file.sha256, id])
+                    try db.execute(sql: "INSERT INTO import_file_trial (sha256, robot_id, task, trial_id) VALUES (?, ?, ?, ?)",
+                                   arguments: [file.sha256, robot, task, id])
                 }
                 results.append(ImportedFile(name: file.name, trialIDs: ids, alreadyImported: false))
             }
@@ -463,11 +497,13 @@ public final class TrialStore: Sendable {
         }
     }
 
-    /// One imported trial, with its original id when free, else the next id of the imported range;
-    /// inside a write transaction. Imported ids are never reused: the same id range grows.
-    private func insertImportedTrial(robot: String, task: String, source: String, trial: ImportTrial, nowNs: Int64, _ db: Database) throws -> Int64 {
+    /// One imported trial: with `keepID`, its original id when that is in the runtime's range and
+    /// free; else the next id of the imported range. Inside a write transaction.
+    private func insertImportedTrial(robot: String, task: String, source: String, trial: ImportTrial, keepID: Bool, nowNs: Int64,
+                                     _ db: Database) throws -> Int64 {
         let id: Int64
-        if let original = trial.originalID, original > 0, try StoredTrial.fetchOne(db, key: original) == nil {
+        if keepID, let original = trial.originalID, original > 0, original < Self.firstImportedTrialID,
+           try StoredTrial.fetchOne(db, key: original) == nil {
             id = original
         } else {
             id = max(try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM trial WHERE id >= ?", arguments: [Self.firstImportedTrialID]) ?? 0,
@@ -668,9 +704,9 @@ public struct ImportFile: Sendable {
 /// One trial to import.
 public struct ImportTrial: Sendable, Equatable {
     public var steps: [StoredStep]
-    /// The id it had where it was recorded (an MCAP export): kept when the store has no trial with
-    /// it, so that a store restored from an export carries on with the same ids; otherwise, and
-    /// without one, the next id of the imported range (from ``TrialStore/firstImportedTrialID``).
+    /// The id it had where it was recorded (an MCAP export): kept when restoring into a new store
+    /// (``TrialStore/importFiles(_:robot:kind:task:keepIDs:nowNs:)``), so that the store carries on
+    /// with the same ids; otherwise the next id of the imported range (``TrialStore/firstImportedTrialID``).
     public var originalID: Int64?
     public var policyVersion: Int64
     public var startedNs: Int64?

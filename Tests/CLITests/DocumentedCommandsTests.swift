@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 import TrialStore
+import ZeroMQ
 
 /// The commands the docs show, run as written: a user copies them.
 @Suite("Documented commands", .serialized)
@@ -25,6 +26,18 @@ struct DocumentedCommandsTests {
         // Background processes never outlive the script, however it ends.
         let script = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT TERM\n"
             + block.replacingOccurrences(of: "--output policy.json", with: "--output policy.json --particles 10 --evaluations 5 --basis-count 10")
+        // The block uses the default ports: they must be free, or its commands would talk to another program.
+        do {
+            let context = try Context()
+            for port in [7700, 7701] {
+                let probe = try Socket(context, .router)
+                do { try probe.bind("tcp://127.0.0.1:\(port)") } catch {
+                    throw TestFailure("port \(port) is in use (\(error)): this test needs the runtime's default ports")
+                }
+                probe.close()
+            }
+            context.terminate()
+        }
         let dir = try RepositoryPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let bin = RepositoryPaths.root.appendingPathComponent(".build/debug").path

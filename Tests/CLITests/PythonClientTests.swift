@@ -24,7 +24,7 @@ import ZeroMQ
         let run = try runProcess(Self.python, [
             Self.client, "--connect", serve.robots, "--id", "py-1", "--key", dir.appendingPathComponent("robot.key").path,
             "--server-key", dir.appendingPathComponent("runtime.pub").path, "--lockstep", "--steps", "80",
-            "--initial", "0,0,0,3.0", "--noise", "0.01", "--watchdog-ms", "1000", "--repeat-sequence-at", "40",
+            "--initial", "0,0,0,3.0", "--noise", "0.01", "--watchdog-ms", "10000", "--repeat-sequence-at", "40",
         ])
         #expect(run.status == 0, "\(run.output)")
         let line = try #require(run.output.split(separator: "\n").last { $0.hasPrefix("{") }, "no summary: \(run.output)")
@@ -37,8 +37,15 @@ import ZeroMQ
         let worst = try #require(summary["worst_angle_from_upright"] as? Double)
         #expect(worst < 0.3, "the pole stays within 0.3 rad of upright (worst \(worst))")
 
-        // The client said Goodbye: the runtime has closed its session.
-        let status = try serve.adminClient(keys: operatorKeys).perform(.status(.init())).status
+        // The client said Goodbye: the runtime closes its session (the Goodbye and this status request
+        // reach the runtime on different sockets, so wait for it, bounded).
+        let admin = try serve.adminClient(keys: operatorKeys)
+        var status = try admin.perform(.status(.init())).status
+        let limit = Date().addingTimeInterval(30)
+        while status.robots.contains(where: { $0.robotID == "py-1" }), Date() < limit {
+            Thread.sleep(forTimeInterval: 0.05)
+            status = try admin.perform(.status(.init())).status
+        }
         #expect(!status.robots.contains { $0.robotID == "py-1" }, "\(status)")
 
         // A key the runtime does not know gets no Welcome: the client says so and exits non-zero.

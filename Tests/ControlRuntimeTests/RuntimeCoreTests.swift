@@ -413,11 +413,13 @@ struct RuntimeCoreTests {
         // Before Hello, for a robot the store knows.
         core.rememberRobot("stored", kind: .cartPole)
         #expect(try answer(VirtualRobot("stored", routing: 3), now: 0) == [1.5])
-        // An unknown robot_id on a registered connection: the connection's kind.
+        // An unknown robot_id on a registered connection: the connection's kind; so too a robot_id
+        // known as another kind (the robot on the connection said what it is).
         let cart = VirtualRobot("cart", routing: 4)
         #expect(cart.hello(core, now: 0).accepted)
         let impostor = VirtualRobot("other-id", routing: 4)
         #expect(try answer(impostor, now: 0) == [1.5])
+        #expect(try answer(VirtualRobot("uni", routing: 4), now: 0) == [1.5])
         // After Goodbye: the kind it registered as.
         #expect(uni.hello(core, now: 0).accepted)
         #expect(try uni.step(core, now: Self.step).status == .ok)
@@ -472,6 +474,7 @@ struct RuntimeCoreTests {
         let asCart = VirtualRobot("x", routing: 1)
         #expect(asCart.hello(core, now: 0).policyVersion == 0, "no policy for its kind")
         #expect(try asCart.step(core, now: Self.step).reason == .noPolicy)
+        #expect(core.status(now: Self.step).robots.first?.policyVersion == 0, "the status shows no policy for it either")
         // The unicycle policy was kept: the robot id registering as a unicycle gets it.
         let asUnicycle = VirtualRobot("x", kind: .unicycle, routing: 2)
         #expect(asUnicycle.hello(core, now: 2 * Self.step).policyVersion == 1)
@@ -483,9 +486,11 @@ struct RuntimeCoreTests {
         let robot = VirtualRobot("r", routing: 1)
         _ = robot.hello(core, now: 0)
         _ = deploy(core, "r", TestPolicies.constant(.cartPole, version: 1, bias: 0))
-        let (reply, notices) = core.admin(.with { $0.startTrial = .with { $0.robotID = "r"; $0.task = "cartpole-angle"; $0.maxSteps = 3 } }, now: 0)
+        // An alias of the task is stored and announced under the task's name.
+        let (reply, notices) = core.admin(.with { $0.startTrial = .with { $0.robotID = "r"; $0.task = "cartpole-swingup"; $0.maxSteps = 3 } }, now: 0)
         #expect(reply.ok && reply.trialID == 1)
         #expect(notices.count == 1 && notices[0].message.trialStart.trialID == 1 && notices[0].routingID == robot.routing)
+        #expect(notices[0].message.trialStart.task == "cartpole-angle")
         // A second start while one runs is refused.
         #expect(!core.admin(.with { $0.startTrial = .with { $0.robotID = "r" } }, now: 0).reply.ok)
         var now: Int64 = 0

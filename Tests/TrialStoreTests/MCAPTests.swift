@@ -76,7 +76,7 @@ import TrialStore
                         startedNs: $0.header.startedUnixNs, endedNs: $0.endedNs, maxSteps: Int($0.header.maxSteps))
         }
         let imported = try restored.importFiles([ImportFile(name: "backup.mcap", source: "mcap", sha256: "x", trials: trials, policies: contents.policies)],
-                                                robot: "cp", kind: "cartpole", task: "cartpole-angle", nowNs: 9)
+                                                robot: "cp", kind: "cartpole", task: "cartpole-angle", keepIDs: true, nowNs: 9)
         #expect(imported.map(\.trialIDs) == [[1, 3]], "the original ids, free in an empty store")
         for id in [Int64(1), 3] {
             var original = try #require(try store.trial(id)), copy = try #require(try restored.trial(id))
@@ -87,11 +87,33 @@ import TrialStore
             #expect(copy == original)
             #expect(try restored.steps(trial: id) == store.steps(trial: id))
         }
-        #expect(try restored.policies(robot: "cp") == store.policies(robot: "cp"))
+        #expect(try restored.policies(robot: "cp") == store.policies(robot: "cp").map { var p = $0; p.learningRoundID = nil; return p },
+                "every field but the learning round, which is the source store's")
         #expect(try restored.prepareForRuntime(nowNs: 10).nextTrialID == 4, "a runtime on the restored store carries on after the last id")
-        // Imported again into the same store: the ids are taken, so the imported range is used.
+        // Imported again into the same store, ids kept or not: the ids are taken, so the imported range is used.
         let again = try restored.importFiles([ImportFile(name: "copy.mcap", source: "mcap", sha256: "y", trials: trials)],
-                                             robot: "cp", kind: "cartpole", task: "cartpole-angle", nowNs: 11)
+                                             robot: "cp", kind: "cartpole", task: "cartpole-angle", keepIDs: true, nowNs: 11)
         #expect(again.map(\.trialIDs) == [[TrialStore.firstImportedTrialID, TrialStore.firstImportedTrialID + 1]])
+        // The same file for another robot is another import; as another kind of robot, refused.
+        let other = try restored.importFiles([ImportFile(name: "copy.mcap", source: "mcap", sha256: "y", trials: trials)],
+                                             robot: "cp-2", kind: "cartpole", task: "cartpole-angle", nowNs: 12)
+        #expect(other.map(\.alreadyImported) == [false] && other[0].trialIDs.count == 2)
+        #expect(throws: TrialStoreError.self) {
+            try restored.importFiles([ImportFile(name: "z.mcap", source: "mcap", sha256: "z", trials: trials)],
+                                     robot: "cp", kind: "unicycle", task: "unicycle", nowNs: 13)
+        }
+        #expect(try restored.trials(robot: "cp").count == 4, "nothing of the refused import")
+    }
+
+    /// Without --keep-ids (a store a runtime may be using), an export's trials take the imported range.
+    @Test func importsIntoALiveStoreNeverTakeTheRuntimesIDs() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let contents = try TrialExport.contents(mcap: try TrialExport.mcap(store: try Self.storeWithTrials(dir), trials: [1]))
+        let live = try TrialStore(path: dir.appendingPathComponent("live.sqlite").path)
+        let imported = try live.importFiles([ImportFile(name: "a.mcap", source: "mcap", sha256: "a",
+                                                        trials: contents.trials.map { ImportTrial(steps: $0.steps, originalID: Int64($0.header.trialID)) })],
+                                            robot: "cp", kind: "cartpole", task: "cartpole-angle", nowNs: 1)
+        #expect(imported.map(\.trialIDs) == [[TrialStore.firstImportedTrialID]])
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import TestSupport
 import Testing
-import TrialStore
+@testable import TrialStore
+import GRDB
 
 @Suite struct TrialStoreTests {
     static func step(_ robot: String, trial: Int64, _ i: Int) -> StoredStep {
@@ -93,5 +94,25 @@ import TrialStore
 
     @Test func anUnwritablePathIsAClearError() {
         #expect(throws: (any Error).self) { try TrialStore(path: "/proc/pipps-no-such-dir/store.sqlite") }
+    }
+
+    /// Migration v3 renames task aliases stored by earlier versions, so that learning finds those trials.
+    @Test func storesWithTaskAliasesAreMigratedToTheTaskNames() throws {
+        let dir = try RepositoryPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("old.sqlite").path
+        do {
+            let pool = try DatabasePool(path: path)
+            try TrialStore.migrator.migrate(pool, upTo: "v2")
+            try pool.write { db in
+                for (id, task) in [(1, "cartpole-swingup"), (2, "cartpole"), (3, "unicycle-balance"), (4, "cartpole-tip")] {
+                    try db.execute(sql: "INSERT INTO trial (id, robot_id, task, max_steps, status, started_ns) VALUES (?, 'r', ?, 30, 'complete', 0)",
+                                   arguments: [id, task])
+                }
+            }
+        }
+        let store = try TrialStore(path: path)
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3"])
+        #expect(try store.trials().map(\.task) == ["cartpole-angle", "cartpole-angle", "unicycle", "cartpole-tip"])
     }
 }

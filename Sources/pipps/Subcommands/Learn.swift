@@ -13,7 +13,8 @@ struct Learn: ParsableCommand {
         discussion: """
             Uses every complete trial of --robot on --task in the store (the runtime records them; --csv \
             and --mcap import trials logged elsewhere first, as complete trials of that robot, with ids \
-            from 2^40 on so that they never meet the runtime's). Continues from the robot's newest stored \
+            from 2^40 on so that they never meet the runtime's; --keep-ids restores an export's own ids \
+            into a new store). Continues from the robot's newest stored \
             policy that fits the task. Task names: \(Task.names.joined(separator: ", ")) (older aliases are \
             stored under these names). Prints a JSON summary; --output also writes the policy \
             file (deploy it with `pipps admin deploy`, or let `pipps cycle` do all of this).
@@ -33,8 +34,10 @@ struct Learn: ParsableCommand {
     var csv: [String] = []
     @Flag(help: "Learn from a CSV's noise-free state columns (<name>) when it has no obs_<name> columns.")
     var trueStates = false
-    @Option(help: "Import trials from an MCAP file written by `pipps export mcap` (repeatable).")
+    @Option(help: "Import trials from an MCAP file written by `pipps export mcap` (repeatable), with the policy versions of their robot when the robot has none in the store yet.")
     var mcap: [String] = []
+    @Flag(help: "Restore an export into a new store: its trials keep their ids (a runtime on the store carries on after them). Refused for an existing store, whose runtime may hand out those ids.")
+    var keepIds = false
     @Option(help: "Also write the new policy to this file (.json: JSON, otherwise binary protobuf).")
     var output: String?
 
@@ -72,6 +75,10 @@ struct Learn: ParsableCommand {
         }
         let storeURL = URL(fileURLWithPath: store)
         let existed = FileManager.default.fileExists(atPath: store)
+        if keepIds {
+            guard !existed else { throw ValidationError("--keep-ids restores into a new store only; \(store) exists (its runtime may hand out those trial ids)") }
+            guard !mcap.isEmpty else { throw ValidationError("--keep-ids goes with --mcap") }
+        }
         guard existed || !files.isEmpty else {
             throw ValidationError("no trial store at \(store) (pipps serve --store records one; --csv or --mcap import trials into a new one)")
         }
@@ -80,7 +87,8 @@ struct Learn: ParsableCommand {
             let imported: [ImportedFile]
             do {
                 // The store is closed again at the end of this block, before a failed import removes it.
-                imported = try TrialStore(path: store).importFiles(files, robot: robot, kind: taskModel.kind.rawValue, task: taskName, nowNs: now)
+                imported = try TrialStore(path: store).importFiles(files, robot: robot, kind: taskModel.kind.rawValue, task: taskName,
+                                                                   keepIDs: keepIds, nowNs: now)
             } catch {
                 if !existed { TrialStore.remove(at: storeURL) }  // a failed import leaves no new store behind
                 throw ValidationError("import failed, nothing was imported: \(error)")
@@ -229,13 +237,18 @@ enum TrialImport {
                 throw ValidationError("\(url.path): trial \(t.header.trialID) is a \(other) trial, not \(task)")
             }
         }
-        let trials = contents.trials.map {
-            ImportTrial(steps: $0.steps, originalID: Int64($0.header.trialID), policyVersion: Int64($0.header.policyVersion),
-                        startedNs: $0.header.startedUnixNs, endedNs: $0.endedNs, maxSteps: Int($0.header.maxSteps))
+        let trials = try contents.trials.map { t in
+            guard let version = Int64(exactly: t.header.policyVersion) else {
+                throw ValidationError("\(url.path): trial \(t.header.trialID) has policy version \(t.header.policyVersion), out of range")
+            }
+            return ImportTrial(steps: t.steps, originalID: Int64(exactly: t.header.trialID), policyVersion: version,
+                               startedNs: t.header.startedUnixNs, endedNs: t.endedNs, maxSteps: Int(t.header.maxSteps))
         }
-        let policies = contents.policies.filter {
-            (try? Pipps_V1_Policy(serializedBytes: $0.policy))?.robotKind.robotKind == kind
-        }
+        // The policy lineage of the trials' robot, when they come from one robot.
+        let robots = Set(contents.trials.map(\.header.robotID))
+        let policies = robots.count == 1 ? contents.policies.filter {
+            robots.contains($0.robotID) && (try? Pipps_V1_Policy(serializedBytes: $0.policy))?.robotKind.robotKind == kind
+        } : []
         return (trials, policies)
     }
 }
