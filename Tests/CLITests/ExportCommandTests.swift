@@ -67,6 +67,9 @@ struct ExportCommandTests {
         #expect(try copy.steps(trial: first + 1).map { var s = $0; s.robotID = "cp"; return s } == original.steps(trial: first + 1),
                 "every field of every step")
         #expect(try copy.trials().map(\.source) == ["mcap", "mcap"])
+        // Keeping the export's ids is for a new store only.
+        let keep = try runProcess(Binaries.pipps, ["learn", "--store", other, "--robot", "cp2", "--mcap", file.path, "--keep-ids"])
+        #expect(keep.status == 64 && keep.output.contains("--keep-ids restores into a new store only"), "\(keep.output)")
         #expect(try copy.policy(robot: "cp2", version: 1).map { ($0.policy, $0.checksum) } ?? (Data(), "") == (storedPolicy.policy, storedPolicy.checksum))
     }
 }
