@@ -46,6 +46,7 @@ extension Matrix {
             c.scale(by: beta)
             return
         }
+        BLASFlops.note(.gemm, m: m, n: n, k: k)
         a.storage.withUnsafeBufferPointer { pa in
             b.storage.withUnsafeBufferPointer { pb in
                 c.storage.withUnsafeMutableBufferPointer { pc in
@@ -92,6 +93,7 @@ extension Matrix {
         precondition(a.rows == (side == .left ? m : n), "symm: A of order \(a.rows) does not fit B \(m)×\(n) on the \(side)")
         precondition(c.rows == m && c.columns == n, "symm: result is \(c.rows)×\(c.columns), expected \(m)×\(n)")
         guard m > 0, n > 0 else { return }
+        BLASFlops.note(.symm, m: m, n: n, k: a.rows)
         a.storage.withUnsafeBufferPointer { pa in
             b.storage.withUnsafeBufferPointer { pb in
                 c.storage.withUnsafeMutableBufferPointer { pc in
@@ -114,6 +116,7 @@ extension Matrix {
         let m = b.rows, n = b.columns
         precondition(t.rows == (side == .left ? m : n), "trmm: T of order \(t.rows) does not fit B \(m)×\(n) on the \(side)")
         guard m > 0, n > 0 else { return }
+        BLASFlops.note(.trmm, m: m, n: n, k: t.rows)
         t.storage.withUnsafeBufferPointer { pt in
             b.storage.withUnsafeMutableBufferPointer { pb in
                 cblas_dtrmm(
@@ -135,6 +138,7 @@ extension Matrix {
         let m = b.rows, n = b.columns
         precondition(t.rows == (side == .left ? m : n), "trsm: T of order \(t.rows) does not fit B \(m)×\(n) on the \(side)")
         guard m > 0, n > 0 else { return }
+        BLASFlops.note(.trsm, m: m, n: n, k: t.rows)
         t.storage.withUnsafeBufferPointer { pt in
             b.storage.withUnsafeMutableBufferPointer { pb in
                 cblas_dtrsm(

@@ -52,3 +52,23 @@ struct SimulateCommandTests {
         #expect(wrongRobot.status != 0 && wrongRobot.output.contains("unknown robot 'segway'"))
     }
 }
+
+@Suite("pipps bench gradient")
+struct BenchGradientCommandTests {
+    /// The benchmark reads each method's time against its floor: its BLAS calls timed alone.
+    @Test func reportsTheFloorOfEachMethod() throws {
+        let r = try runProcess(Binaries.pipps, ["bench", "gradient", "--estimator", "tp", "--particles", "8", "--data", "30",
+                                                "--horizon", "3", "--basis", "4", "--repetitions", "1"])
+        #expect(r.status == 0, "\(r.output)")
+        let json = String(r.output[try #require(r.output.firstIndex(of: "{"))...])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let result = try #require((report["results"] as? [[String: Any]])?.first)
+        let gflop = try #require(result["blas_gflop"] as? Double), floor = try #require(result["floor_seconds"] as? Double)
+        let oneCore = try #require(result["floor_seconds_one_core"] as? Double), cores = try #require(report["cores"] as? Int)
+        #expect(gflop > 0 && floor > 0 && abs(floor * Double(cores) - oneCore) <= 1e-12 * oneCore, "\(result)")
+        let ratio = try #require(result["time_over_floor"] as? Double), median = try #require(result["median_seconds"] as? Double)
+        #expect(abs(ratio - median / floor) <= 1e-9 * ratio)
+        let shares = try #require(result["top_shapes"] as? [[String: Any]]).compactMap { $0["share"] as? Double }
+        #expect(!shares.isEmpty && shares.reduce(0, +) <= 1 + 1e-12 && shares.allSatisfy { $0 > 0 })
+    }
+}

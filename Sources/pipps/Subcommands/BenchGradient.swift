@@ -67,6 +67,8 @@ struct BenchGradient: ParsableCommand {
             }
         }
         for evaluate in evaluations { try evaluate() }
+        // The BLAS level-3 calls of one evaluation of each method, by shape.
+        let calls = try evaluations.map { evaluate in try BLASFlops.count { try evaluate() }.calls }
         // Round-robin over the estimators so that the machine's drift affects them all alike.
         var samples = [[Double]](repeating: [], count: names.count)
         for _ in 0..<repetitions {
@@ -76,14 +78,25 @@ struct BenchGradient: ParsableCommand {
                 samples[k].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
         }
+        // Each shape timed alone, after the evaluations, in the same run: the floor of each method.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var floor = BLASFloor()
         var results: [[String: Any]] = []
         for (k, name) in names.enumerated() {
             let median = BenchmarkSupport.median(samples[k])
-            // The model's products dominate: per step and output 2·P·M² + 6·P·M·E.
-            let m = Double(gp.support.rows), p = Double(particles), e = 6.0
-            let modelFlops = Double(horizon) * 4 * (2 * p * m * m + 6 * p * m * e)
-            var row: [String: Any] = ["estimator": name, "median_seconds": median, "min_seconds": samples[k].min()!]
-            if name != "pilco" { row["model_gflops"] = modelFlops / median / 1e9 }
+            let flops = BLASFlops.total(calls[k])
+            let (oneCore, allCores) = floor.floor(calls[k], cores: cores)
+            var row: [String: Any] = [
+                "estimator": name, "median_seconds": median, "min_seconds": samples[k].min()!,
+                "blas_gflop": flops / 1e9, "blas_gflops_achieved": flops / median / 1e9,
+                "floor_seconds_one_core": oneCore, "floor_seconds": allCores, "time_over_floor": median / allCores,
+            ]
+            // The shapes that carry most of the flops, with the rate BLAS reached at each alone.
+            let top = calls[k].sorted { $0.key.flops * Double($0.value) > $1.key.flops * Double($1.value) }.prefix(3)
+            row["top_shapes"] = top.map { shape, count in
+                ["shape": shape.description, "calls": count, "share": shape.flops * Double(count) / max(flops, 1),
+                 "gflops_alone": floor.gflops(shape)] as [String: Any]
+            }
             results.append(row)
         }
         var byName: [String: Double] = [:]
@@ -96,7 +109,8 @@ struct BenchGradient: ParsableCommand {
         try BenchmarkSupport.printJSON([
             "benchmark": "gradient", "task": task.name, "particles": particles, "data": data, "horizon": horizon,
             "basis_functions": basis, "policy_parameters": policy.parameterCount, "model_support_points": gp.support.rows,
-            "model_sparse": gp.isSparse, "results": results, "targets": targets,
+            "model_sparse": gp.isSparse, "results": results, "targets": targets, "cores": cores,
+            "floor": "the evaluation's BLAS level-3 calls, each shape timed alone in this run with one BLAS thread, summed and divided by the cores",
             "peak_memory_mb": BenchmarkSupport.peakMemoryMB(), "environment": BenchmarkSupport.environment(),
         ])
     }
