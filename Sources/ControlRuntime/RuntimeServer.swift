@@ -145,11 +145,14 @@ public final class RuntimeServer {
             while n < 1000, try serveRobotMessage() { n += 1 }
             n = 0
             while n < 100, try serveAdminMessage() { n += 1 }
-            while let event = try robotEvents.next() {
-                guard event.kind.contains(.disconnected) else { continue }
-                core.countDisconnect()
-                logger.info("a robot connection closed (by the robot, or by libzmq for a message above \(WireProtocol.connectionMessageLimit) bytes)",
-                            metadata: ["endpoint": "\(event.endpoint)"])
+            // Connection events only when the poll saw some (no receive call per wake-up otherwise).
+            if poller.events(at: 2).contains(.readable) {
+                while let event = try robotEvents.next() {
+                    guard event.kind.contains(.disconnected) else { continue }
+                    core.countDisconnect()
+                    logger.info("a robot connection closed (by the robot, or by libzmq for a message above \(WireProtocol.connectionMessageLimit) bytes)",
+                                metadata: ["endpoint": "\(event.endpoint)"])
+                }
             }
             let now = MonotonicClock.nowNanoseconds
             if now - lastExpiry > 100_000_000 {
