@@ -53,6 +53,19 @@ public enum BLASFlops {
         return (result, calls.withLock { $0 })
     }
 
+    /// The calls counted so far by the ``count(_:)`` running now (empty when none runs), for a
+    /// caller that splits a long count into parts (per trial of a learning run, say).
+    public static func snapshot() -> [Shape: Int] {
+        calls.withLock { $0 }
+    }
+
+    /// The calls of `later` that `earlier` (a snapshot of the same count) had not yet made.
+    public static func difference(_ later: [Shape: Int], _ earlier: [Shape: Int]) -> [Shape: Int] {
+        var made: [Shape: Int] = [:]
+        for (shape, n) in later where n > earlier[shape] ?? 0 { made[shape] = n - (earlier[shape] ?? 0) }
+        return made
+    }
+
     /// The total flops of counted calls.
     public static func total(_ calls: [Shape: Int]) -> Double {
         calls.reduce(0) { $0 + $1.key.flops * Double($1.value) }

@@ -72,3 +72,25 @@ struct BenchGradientCommandTests {
         #expect(!shares.isEmpty && shares.reduce(0, +) <= 1 + 1e-12 && shares.allSatisfy { $0 > 0 })
     }
 }
+
+@Suite("pipps bench learning")
+struct BenchLearningCommandTests {
+    /// The run's floor is the sum of its learned trials' floors, each read against the trial's span.
+    @Test func reportsTheFloorOfTheRunAndOfEachTrial() throws {
+        let r = try runProcess(Binaries.pipps, ["bench", "learning", "--particles", "4", "--evaluations", "3", "--learned-trials", "2"])
+        #expect(r.status == 0, "\(r.output)")
+        let json = String(r.output[try #require(r.output.firstIndex(of: "{"))...])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let trials = try #require(report["trials"] as? [[String: Any]]).filter { $0["learned"] as? Bool == true }
+        #expect(trials.count == 2)
+        let floors = trials.compactMap { $0["floor_seconds"] as? Double }
+        let total = try #require(report["floor_seconds"] as? Double), wall = try #require(report["wall_seconds"] as? Double)
+        #expect(floors.count == 2 && floors.allSatisfy { $0 > 0 } && abs(floors.reduce(0, +) - total) <= 1e-12 * total, "\(report)")
+        #expect(abs((report["time_over_floor"] as? Double ?? 0) - wall / total) <= 1e-9 * wall / total)
+        for t in trials {
+            let perEvaluation = try #require(t["seconds_per_evaluation"] as? Double), optimisation = try #require(t["optimisation_seconds"] as? Double)
+            #expect(abs(perEvaluation * 3 - optimisation) <= 1e-12 + 1e-9 * optimisation)
+            #expect((t["blas_gflop"] as? Double ?? 0) > 0 && (t["span_seconds"] as? Double ?? 0) >= optimisation)
+        }
+    }
+}
