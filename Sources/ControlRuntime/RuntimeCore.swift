@@ -178,7 +178,7 @@ public final class RuntimeCore {
         sessionByRobot[id] = key
         knownKinds[id] = kind
         if let policy = policies[id], policy.kind != kind {
-            // Kept, not removed: it drives this robot id again if it comes back as a \(policy.kind).
+            // Kept, not removed: it drives this robot id again if it comes back as the policy's kind.
             logger.warning("the deployed policy is for another robot kind: this robot gets NO_POLICY until a policy for its kind is deployed",
                            metadata: ["robot": "\(id)", "policy": "\(policy.version)", "policy_kind": "\(policy.kind.rawValue)", "kind": "\(kind.rawValue)"])
         }
@@ -203,10 +203,10 @@ public final class RuntimeCore {
         if knownKinds[robot] == nil { knownKinds[robot] = kind }
     }
 
-    /// The kind of `robot` as far as the runtime knows: its session's, the kind it last registered
-    /// as, or the kind of its deployed policy.
+    /// The kind of `robot` as far as the runtime knows: the kind it last registered as (a session's
+    /// kind too, since `hello` records it), or the kind of its deployed policy.
     func kind(of robot: String) -> RobotKind? {
-        sessionByRobot[robot].flatMap { sessions[$0]?.kind } ?? knownKinds[robot] ?? policies[robot]?.kind
+        knownKinds[robot] ?? policies[robot]?.kind
     }
 
     /// The deployed policy of a session's robot, if it is for the robot's kind.

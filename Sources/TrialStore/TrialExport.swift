@@ -52,8 +52,10 @@ public enum TrialExport {
                                     data: try message.serializedBytes()))
             sequence[channel, default: 0] += 1
         }
+        var robots: [String] = []
         for id in ids {
             guard let trial = try store.trial(id) else { throw TrialStoreError("no trial \(id) in \(store.path)") }
+            if !robots.contains(trial.robotID) { robots.append(trial.robotID) }  // their policies follow the trials
             let steps = try store.steps(trial: id)
             let kind = kinds[trial.robotID].flatMap(RobotKind.init(rawValue:))
             try add(1, trial.startedNs, Pipps_V1_TrialHeader.with {
@@ -85,8 +87,6 @@ public enum TrialExport {
                 }
             })
         }
-        var robots: [String] = []
-        for id in ids { if let robot = try store.trial(id)?.robotID, !robots.contains(robot) { robots.append(robot) } }
         for robot in robots {
             for stored in try store.policies(robot: robot).reversed() {
                 let policy = try Pipps_V1_Policy(serializedBytes: stored.policy)

@@ -82,6 +82,7 @@ struct Learn: ParsableCommand {
         guard existed || !files.isEmpty else {
             throw ValidationError("no trial store at \(store) (pipps serve --store records one; --csv or --mcap import trials into a new one)")
         }
+        var newTrials: [Int64] = []
         if !files.isEmpty {
             let now = Int64(Date().timeIntervalSince1970 * 1e9)
             let imported: [ImportedFile]
@@ -93,8 +94,7 @@ struct Learn: ParsableCommand {
                 if !existed { TrialStore.remove(at: storeURL) }  // a failed import leaves no new store behind
                 throw ValidationError("import failed, nothing was imported: \(error)")
             }
-            // What the new trials achieved by the task, for `pipps trials`.
-            try TrialOutcomes.fill(TrialStore(path: store), trials: imported.filter { !$0.alreadyImported }.flatMap(\.trialIDs))
+            newTrials = imported.filter { !$0.alreadyImported }.flatMap(\.trialIDs)
             for file in imported {
                 let ids = file.trialIDs.map(String.init).joined(separator: ", ")
                 log(file.alreadyImported ? "\(file.name) was imported before (trials \(ids)): skipped"
@@ -103,6 +103,8 @@ struct Learn: ParsableCommand {
         }
         let trialStore: TrialStore
         do { trialStore = try TrialStore(path: store) } catch { throw ValidationError("\(error)") }
+        // What the newly imported trials achieved by the task, for `pipps trials`.
+        try TrialOutcomes.fill(trialStore, trials: newTrials)
         let started = Date()
         let reportEvery = max(evaluations / 10, 1)
         let outcome = try StoreLearning.learn(store: trialStore, robot: robot, taskName: taskName, task: taskModel, settings: settings,
